@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,6 +49,7 @@ func main() {
 type flags struct {
 	configFile  string
 	configCheck bool
+	demo        bool
 	logLevel    string
 	logFormat   string
 	web         *web.FlagConfig
@@ -63,6 +65,8 @@ func parseFlags(args []string) (flags, error) {
 		Default("config.example.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Validate the configuration file and exit.").
 		BoolVar(&f.configCheck)
+	app.Flag("demo", "Start a simulated mail world on loopback and probe it, "+
+		"instead of reading --config.file.").BoolVar(&f.demo)
 	app.Flag("log.level", "Log level: debug, info, warn or error.").
 		Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
 	app.Flag("log.format", "Log format: logfmt or json.").
@@ -93,7 +97,17 @@ func run(args []string) int {
 		return checkConfig(f.configFile)
 	}
 	logger := newLogger(f)
-	ex, err := newExporter(f.configFile, logger)
+	var roots *x509.CertPool
+	if f.demo {
+		world, path, err := startDemo(logger)
+		if err != nil {
+			level.Error(logger).Log("msg", "cannot start the demo world", "err", err)
+			return 1
+		}
+		defer world.Close()
+		f.configFile, roots = path, world.Roots
+	}
+	ex, err := newExporter(f.configFile, roots, logger)
 	if err != nil {
 		level.Error(logger).Log("msg", "cannot load configuration", "err", err)
 		return 1
@@ -130,7 +144,7 @@ type exporter struct {
 	cfg atomic.Pointer[config.Config]
 }
 
-func newExporter(path string, logger log.Logger) (*exporter, error) {
+func newExporter(path string, roots *x509.CertPool, logger log.Logger) (*exporter, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
@@ -139,7 +153,7 @@ func newExporter(path string, logger log.Logger) (*exporter, error) {
 		path: path, logger: logger, store: store.New(),
 		gate: &probe.IPGate{}, resolver: &currentResolver{},
 	}
-	prober := &probe.Prober{Resolver: ex.resolver, Gate: ex.gate}
+	prober := &probe.Prober{Resolver: ex.resolver, Gate: ex.gate, RootCAs: roots}
 	ex.sched = scheduler.New(prober, ex.store, logger)
 	ex.apply(cfg)
 	ex.store.SetReload(nil, time.Now())
@@ -149,9 +163,12 @@ func newExporter(path string, logger log.Logger) (*exporter, error) {
 
 // apply makes cfg the running configuration.
 func (ex *exporter) apply(cfg *config.Config) {
+	maxHosts := cfg.Defaults.MaxMXHosts
+	for _, t := range cfg.Targets {
+		maxHosts = max(maxHosts, t.Settings.MaxMXHosts)
+	}
 	ex.resolver.set(&resolve.Resolver{
-		Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout,
-		MaxHosts: cfg.Defaults.MaxMXHosts,
+		Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout, MaxHosts: maxHosts,
 	})
 	ex.gate.SetLimit(cfg.Limits.PerIPConnections)
 	ex.sched.Apply(cfg)

@@ -153,8 +153,9 @@ func (s *SMTPServer) serve(c net.Conn) {
 	ss := &session{srv: s, conn: c, r: bufio.NewReaderSize(c, maxLine)}
 	if s.Behaviour == RefuseBanner {
 		ss.reply("554 5.7.1 %s no SMTP service here", s.Name)
-		ss.readLine()
-		ss.reply("221 2.0.0 Bye")
+		if line, err := ss.readLine(); err == nil {
+			ss.command(line)
+		}
 		return
 	}
 	ss.reply("220 %s ESMTP mailsim", s.Name)

@@ -167,7 +167,7 @@ func (w *World) Close() error {
 // world every interval.
 func (w *World) Config(interval time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "defaults:\n  interval: %s\n  timeout: 20s\n  banner_timeout: 5s\n", interval)
+	fmt.Fprintf(&b, "defaults:\n  interval: %s\n  timeout: 12s\n  banner_timeout: 5s\n", interval)
 	fmt.Fprintf(&b, "  command_timeout: 5s\n  port: %d\n  helo_name: probe.%s\n", w.Port, Suffix)
 	fmt.Fprintf(&b, "  mail_from: probe@%s\n  mx: all\ndns:\n  servers: [%q]\n  timeout: 3s\n",
 		Suffix, w.DNS.Addr())

@@ -81,11 +81,17 @@ type plannedLeg struct {
 	ip   netip.Addr
 }
 
-// plan lists the legs in the order a sending MTA tries them. In primary
-// mode only the hosts of the lowest preference take part.
-func plan(a resolve.Answer, mode string) []plannedLeg {
+// plan lists the legs in the order a sending MTA tries them, from at most
+// s.MaxMXHosts hosts. In primary mode only the hosts of the lowest
+// preference take part.
+func plan(a resolve.Answer, s config.Settings) []plannedLeg {
 	var legs []plannedLeg
-	for _, h := range a.Hosts {
+	mode := s.MX
+	hosts := a.Hosts
+	if s.MaxMXHosts > 0 && len(hosts) > s.MaxMXHosts {
+		hosts = hosts[:s.MaxMXHosts]
+	}
+	for _, h := range hosts {
 		if mode == config.MXPrimary && h.Preference != a.Hosts[0].Preference {
 			break
 		}

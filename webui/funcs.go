@@ -15,7 +15,8 @@ func (h *Handler) funcs() template.FuncMap {
 		"dur":       formatDuration,
 		"ts":        func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 		"ago":       func(t time.Time) string { return formatDuration(h.opts.Now().Sub(t)) },
-		"tone":      tone,
+		"tone":      tone[string],
+		"toneClass": tone[probe.Class],
 		"targetURL": func(name string) string { return "/target?name=" + url.QueryEscape(name) },
 		"dir":       func(b byte) string { return string(b) },
 		"labels":    formatLabels,
@@ -26,6 +27,8 @@ func (h *Handler) funcs() template.FuncMap {
 // seconds under a minute, then minutes and hours.
 func formatDuration(d time.Duration) string {
 	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 	case d < time.Second:
 		return fmt.Sprintf("%d ms", d.Milliseconds())
 	case d < time.Minute:
@@ -37,8 +40,8 @@ func formatDuration(d time.Duration) string {
 }
 
 // tone is the CSS class of an outcome: good, warn or bad.
-func tone(c probe.Class) string {
-	switch c {
+func tone[C ~string](class C) string {
+	switch c := probe.Class(class); c {
 	case probe.Accepted:
 		return "good"
 	case probe.Greylisted, probe.Tempfail, probe.NullMX:

@@ -40,9 +40,9 @@ type Options struct {
 
 // Handler serves the pages.
 type Handler struct {
-	opts  Options
-	tmpl  *template.Template
-	mux   *http.ServeMux
+	opts Options
+	tmpl *template.Template
+	mux  *http.ServeMux
 }
 
 // New returns the handler of every page but /metrics.
