@@ -76,7 +76,9 @@ func parseFlags(args []string) (flags, error) {
 	return f, err
 }
 
-func newLogger(f flags) log.Logger {
+// newLogger returns the exporter's logger, and the same logger without
+// timestamp and caller for the slog bridge, which adds its own.
+func newLogger(f flags) (log.Logger, log.Logger) {
 	var l log.Logger
 	if f.logFormat == "json" {
 		l = log.NewJSONLogger(log.NewSyncWriter(os.Stderr))
@@ -84,7 +86,7 @@ func newLogger(f flags) log.Logger {
 		l = log.NewLogfmtLogger(log.NewSyncWriter(os.Stderr))
 	}
 	l = level.NewFilter(l, level.Allow(level.ParseDefault(f.logLevel, level.InfoValue())))
-	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	return log.With(l, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller), l
 }
 
 func run(args []string) int {
@@ -96,7 +98,7 @@ func run(args []string) int {
 	if f.configCheck {
 		return checkConfig(f.configFile)
 	}
-	logger := newLogger(f)
+	logger, bridge := newLogger(f)
 	var roots *x509.CertPool
 	if f.demo {
 		world, path, err := startDemo(logger)
@@ -114,7 +116,7 @@ func run(args []string) int {
 	}
 	defer ex.sched.Stop()
 	go ex.reloadOnHUP()
-	if err := ex.serve(f); err != nil {
+	if err := ex.serve(f, bridge); err != nil {
 		level.Error(logger).Log("msg", "web server stopped", "err", err)
 		return 1
 	}
@@ -210,7 +212,7 @@ func logSummary(logger log.Logger, cfg *config.Config) {
 		"per_ip_connections", cfg.Limits.PerIPConnections)
 }
 
-func (ex *exporter) serve(f flags) error {
+func (ex *exporter) serve(f flags, bridge log.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collector.New(ex.store),
@@ -226,7 +228,7 @@ func (ex *exporter) serve(f flags) error {
 		Store: ex.store, Prober: ex.sched, Reload: ex.reload,
 	}))
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	slogger := slog.New(slgk.NewGoKitHandler(ex.logger, nil))
+	slogger := slog.New(slgk.NewGoKitHandler(bridge, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
