@@ -78,14 +78,18 @@ type Line struct {
 
 // Params are the inputs of one dialogue with one MX IP.
 type Params struct {
-	Addr          netip.AddrPort
-	MXName        string // host name of the MX, for certificate checks
-	HeloName      string
-	MailFrom      string   // "" sends MAIL FROM:<>
-	Recipients    []string // sent in one session, in order
-	StartTLS      string   // config.StartTLS* policy
+	Addr       netip.AddrPort
+	MXName     string // host name of the MX, for certificate checks
+	HeloName   string
+	MailFrom   string   // "" sends MAIL FROM:<>
+	Recipients []string // sent in one session, in order
+	StartTLS   string   // config.StartTLS* policy
+	// BannerTimeout bounds the wait for the whole greeting, all its lines
+	// together; 0 means the 5 minutes of RFC 5321 §4.5.3.2.
 	BannerTimeout time.Duration
-	// CommandTimeout bounds the wait for each reply other than the banner.
+	// CommandTimeout bounds the TCP connect, the TLS handshake and the
+	// wait for each reply other than the banner; 0 means 5 minutes.
+	// RSET and QUIT wait at most 2 seconds.
 	CommandTimeout time.Duration
 	// Dial opens the TCP connection; nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -115,7 +119,22 @@ type Session struct {
 
 // Run walks the server at p.Addr through the dialogue. Every deadline comes
 // from ctx, the banner and each command having their own, shorter, one.
-// Run always closes the connection before it returns.
+// Run always closes the connection before it returns, and leaves no
+// goroutine behind.
+//
+// A deadline, of ctx or of a step, gives FailureTimeout, and so does the
+// end of ctx by cancellation. A command line that would carry a control
+// character is never sent: it stops the dialogue with FailureProtocol.
 func Run(ctx context.Context, p Params) Session {
-	return Session{Stage: StageConnect, Failure: FailureConnect, Err: "not implemented"}
+	d := newDialog(ctx, p)
+	if err := d.connect(); err != nil {
+		d.stop(err)
+		return d.finish()
+	}
+
+	stopWatching := d.watch()
+	d.converse()
+	d.close()
+	stopWatching()
+	return d.finish()
 }
