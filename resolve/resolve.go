@@ -5,8 +5,12 @@ package resolve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // Status is the outcome of an MX resolution.
@@ -59,17 +63,140 @@ const (
 // when a UDP answer is truncated.
 type Resolver struct {
 	// Servers are host:port addresses tried in order; empty means those of
-	// /etc/resolv.conf.
+	// /etc/resolv.conf. The host must be an IP address, so that no name is
+	// ever looked up through the system resolver; a missing port means 53.
 	Servers []string
-	// Timeout bounds one whole ResolveMX call.
+	// Timeout bounds one whole ResolveMX call, address lookups included;
+	// 0 means 5s.
 	Timeout time.Duration
 	// MaxHosts bounds the number of MX hosts returned; 0 means 10.
 	MaxHosts int
 }
 
+// Defaults and bounds of a resolution.
+const (
+	defaultTimeout  = 5 * time.Second
+	defaultMaxHosts = 10
+	maxRecords      = 50 // MX records kept as text in Answer.Records
+)
+
 // ResolveMX resolves the mail exchangers of domain (ASCII form) and their
-// addresses of the given family. Equal preferences are shuffled.
+// addresses of the given family. Equal preferences are shuffled, so two
+// calls may order the hosts differently. It returns when every query it
+// started has ended, within r.Timeout or the deadline of ctx.
 func (r *Resolver) ResolveMX(ctx context.Context, domain string, fam Family) Answer {
-	_ = errors.New
-	return Answer{Domain: domain, Status: StatusError, Err: "not implemented"}
+	start := time.Now()
+	ans := r.resolveMX(ctx, normalizeName(domain), fam)
+	ans.Duration = time.Since(start)
+	return ans
+}
+
+func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Answer {
+	ans := Answer{Domain: domain}
+	if _, ok := dns.IsDomainName(domain); !ok || domain == "" {
+		return failAnswer(ans, StatusError, fmt.Sprintf("invalid domain name %q", domain))
+	}
+
+	servers, err := r.servers()
+	if err != nil {
+		return failAnswer(ans, StatusError, err.Error())
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	defer cancel()
+	q := &querier{servers: servers}
+
+	reply, err := q.query(ctx, domain, dns.TypeMX)
+	if err != nil {
+		return lookupFailed(ans, err)
+	}
+	ans.Rcode = dns.RcodeToString[reply.Rcode]
+	if reply.Rcode == dns.RcodeNameError {
+		return failAnswer(ans, StatusNXDomain, "domain does not exist")
+	}
+
+	set := readMX(reply, domain)
+	ans.Records = set.records
+	ans.Err = set.note
+	switch {
+	case set.total == 0:
+		return q.implicitMX(ctx, ans, fam)
+	case len(set.hosts) == 0:
+		ans.Status = StatusNullMX
+		return ans
+	}
+
+	ans.Hosts, ans.Dropped = selectHosts(set.hosts, r.maxHosts())
+	q.resolveHosts(ctx, ans.Hosts, fam)
+	ans.Status = StatusOK
+	if !anyAddress(ans.Hosts) {
+		ans.Status = StatusNoMX
+		ans.Err = joinNotes(ans.Err, "no MX host has an address of the requested family")
+	}
+	return ans
+}
+
+// implicitMX treats the domain itself as its only mail exchanger, as
+// RFC 5321 section 5.1 asks when the domain has no MX records.
+func (q *querier) implicitMX(ctx context.Context, ans Answer, fam Family) Answer {
+	hosts := []Host{{Name: ans.Domain}}
+	q.resolveHosts(ctx, hosts, fam)
+	if len(hosts[0].Addrs) == 0 {
+		ans.Status = StatusNoMX
+		ans.Err = "no MX records, and no address for the domain: " + hosts[0].Err
+		return ans
+	}
+	ans.Status = StatusImplicit
+	ans.Hosts = hosts
+	return ans
+}
+
+func failAnswer(ans Answer, s Status, msg string) Answer {
+	ans.Status = s
+	ans.Err = msg
+	return ans
+}
+
+// lookupFailed fills ans from a query that got no usable answer.
+func lookupFailed(ans Answer, err error) Answer {
+	var le *lookupError
+	if errors.As(err, &le) {
+		ans.Rcode = le.rcode
+		return failAnswer(ans, le.status, "MX query: "+le.Error())
+	}
+	return failAnswer(ans, StatusError, "MX query: "+err.Error())
+}
+
+func anyAddress(hosts []Host) bool {
+	for _, h := range hosts {
+		if len(h.Addrs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// normalizeName returns name in lower case without its trailing dot.
+func normalizeName(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}
+
+func (r *Resolver) timeout() time.Duration {
+	if r.Timeout > 0 {
+		return r.Timeout
+	}
+	return defaultTimeout
+}
+
+func (r *Resolver) maxHosts() int {
+	if r.MaxHosts > 0 {
+		return r.MaxHosts
+	}
+	return defaultMaxHosts
 }
