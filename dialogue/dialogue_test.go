@@ -59,14 +59,16 @@ func TestBanner(t *testing.T) {
 				enhanced: "5.7.1", verbs: []string{"QUIT"}},
 		},
 		{
-			name:  "greeting 521 gets QUIT and no EHLO",
-			steps: script(greeting("521 5.3.2 mx.test takes no mail\r\n"), answer("QUIT", "221 bye\r\n")),
+			name: "greeting 521 gets QUIT and no EHLO",
+			steps: script(greeting("521 5.3.2 mx.test takes no mail\r\n"),
+				answer("QUIT", "221 bye\r\n")),
 			want: want{stage: StageBanner, failure: FailureReply, code: 521,
 				enhanced: "5.3.2", verbs: []string{"QUIT"}},
 		},
 		{
-			name:  "greeting 421 gets QUIT and no EHLO",
-			steps: script(greeting("421 4.3.2 busy, come back later\r\n"), []step{expect("QUIT"), hangup()}),
+			name: "greeting 421 gets QUIT and no EHLO",
+			steps: script(greeting("421 4.3.2 busy, come back later\r\n"),
+				[]step{expect("QUIT"), hangup()}),
 			want: want{stage: StageBanner, failure: FailureReply, code: 421,
 				enhanced: "4.3.2", anyVerbs: true},
 		},
@@ -139,8 +141,9 @@ func TestHello(t *testing.T) {
 	}
 	cases = append(cases, []dialogueCase{
 		{
-			name:  "EHLO refused for now stops the dialogue",
-			steps: script(greet, answer("EHLO", "451 4.3.0 try later\r\n"), answer("QUIT", "221\r\n")),
+			name: "EHLO refused for now stops the dialogue",
+			steps: script(greet, answer("EHLO", "451 4.3.0 try later\r\n"),
+				answer("QUIT", "221\r\n")),
 			want: want{stage: StageEHLO, failure: FailureReply, code: 451, enhanced: "4.3.0",
 				verbs: []string{"EHLO", "QUIT"}},
 		},
@@ -167,7 +170,8 @@ func TestHello(t *testing.T) {
 		{
 			name: "final line of only a code is valid",
 			steps: script(greeting("220-mx.test\r\n220\r\n"),
-				answer("EHLO", "250-mx.test\r\n250-PIPELINING\r\n250\r\n"), mailOK, rcptOK, goodbye),
+				answer("EHLO", "250-mx.test\r\n250-PIPELINING\r\n250\r\n"),
+				mailOK, rcptOK, goodbye),
 			want: want{stage: StageDone, verbs: plainVerbs, rcpts: []int{250}},
 			check: func(t *testing.T, s Session) {
 				if !slices.Equal(s.Extensions, []string{"PIPELINING"}) {
@@ -183,8 +187,9 @@ func TestHello(t *testing.T) {
 			want: want{stage: StageDone, verbs: plainVerbs, rcpts: []int{250}},
 		},
 		{
-			name:  "a megabyte line is a protocol error",
-			steps: script(greet, []step{expect("EHLO"), flood("250-" + strings.Repeat("a", 1<<20))}),
+			name: "a megabyte line is a protocol error",
+			steps: script(greet,
+				[]step{expect("EHLO"), flood("250-" + strings.Repeat("a", 1<<20))}),
 			want: want{stage: StageEHLO, failure: FailureProtocol,
 				errHas: "longer than 2048 octets", verbs: []string{"EHLO"}},
 		},

@@ -145,7 +145,11 @@ func TestWellBehavedServer(t *testing.T) {
 			p.StartTLS = c.policy
 			p.Recipients = []string{"alice@customer.test", "unknown@customer.test"}
 
+			start := time.Now()
 			s := Run(context.Background(), p)
+			if took := time.Since(start); took > defaultBudget {
+				t.Errorf("Run took %v, budget %v", took, defaultBudget)
+			}
 			if s.Stage != c.stage || s.Failure != c.failure {
 				t.Errorf("stage %q failure %q (%s), want %q %q",
 					s.Stage, s.Failure, s.Err, c.stage, c.failure)
@@ -208,8 +212,8 @@ func waitLogout(t *testing.T, be *smtpBackend) []string {
 	}
 }
 
-// checkWire checks the commands the server read: CRLF endings only the
-// allowed verbs. Server replies start with a digit.
+// checkWire checks the commands the server read: CRLF endings and only
+// the allowed verbs. Server replies start with a digit.
 func checkWire(t *testing.T, wire string) {
 	t.Helper()
 	for _, line := range strings.SplitAfter(wire, "\n") {
