@@ -41,8 +41,12 @@ type Reply struct {
 // Failure says why a dialogue stopped before its end.
 type Failure string
 
-// Failure kinds. FailureNone means the dialogue ran to StageDone or stopped
-// at a negative reply, which Session.Reply then holds.
+// Failure kinds. FailureNone means the dialogue ran to StageDone, the
+// replies to RCPT, negative ones included, being in Session.Rcpts. A
+// negative reply that stopped the dialogue earlier (a refusing greeting,
+// EHLO, MAIL, or a 421 anywhere) is FailureReply, with Session.Reply set;
+// STARTTLS refused under the "required" policy is FailureTLS, also with
+// Session.Reply set.
 const (
 	FailureNone     Failure = ""
 	FailureReply    Failure = "reply"    // a negative reply; see Session.Reply
