@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,6 +26,28 @@ const bg = " (from the latest background probe)"
 // Collector exports the results held in a store.
 type Collector struct {
 	store *store.Store
+
+	mu     sync.Mutex
+	cached *labelledDescs
+}
+
+// labelledDescs pairs target descriptors with the label names they have.
+type labelledDescs struct {
+	labels targetLabels
+	descs  *targetDescs
+}
+
+var targetsDesc = desc("targets", "Number of configured targets.", nil)
+
+// descsFor returns the descriptors for tl, reusing the last ones while the
+// label names stay the same.
+func (c *Collector) descsFor(tl targetLabels) *labelledDescs {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cached == nil || !slices.Equal(c.cached.labels.names, tl.names) {
+		c.cached = &labelledDescs{labels: tl, descs: newTargetDescs(tl)}
+	}
+	return c.cached
 }
 
 // New returns a collector of st's results.
@@ -39,10 +62,12 @@ func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 // Collect emits the metrics of every target, domain and MX leg.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	entries := c.store.Snapshot()
-	tl := newTargetLabels(entries)
-	ch <- gauge(desc("targets", "Number of configured targets.", nil), float64(len(entries)))
+	d := c.descsFor(newTargetLabels(entries))
+	ch <- gauge(targetsDesc, float64(len(entries)))
 	for _, e := range entries {
-		collectTarget(ch, tl, e)
+		if e.Last != nil {
+			collectTarget(ch, d.descs, d.labels.values(e), e)
+		}
 	}
 	collectDomains(ch, latestPerDomain(entries))
 	collectReload(ch, c.store.Reload())
@@ -97,35 +122,49 @@ func (tl targetLabels) with(extra ...string) []string {
 	return append(slices.Clone(tl.names), extra...)
 }
 
-func collectTarget(ch chan<- prometheus.Metric, tl targetLabels, e store.Entry) {
-	if e.Last == nil {
-		return
+// targetDescs are the descriptors of target-level metrics for one set of
+// label names, made once per change of the names rather than per series.
+type targetDescs struct {
+	success, result, reply, timestamp, probes, failures, duration, rcpt *prometheus.Desc
+}
+
+func newTargetDescs(tl targetLabels) *targetDescs {
+	return &targetDescs{
+		success: desc("success",
+			"1 when an MX host accepted every recipient of the target"+bg+".", tl.names),
+		result: desc("result",
+			"1 for the outcome of the target's latest probe, 0 for the others.",
+			tl.with("result")),
+		reply: desc("last_reply_info",
+			"The reply that explains the target's outcome"+bg+
+				"; code and enhanced are \"\" when none.",
+			tl.with("stage", "code", "enhanced")),
+		timestamp: desc("last_probe_timestamp_seconds",
+			"When the target's latest background probe ended, in seconds since the epoch.",
+			tl.names),
+		probes: desc("probes_total",
+			"Background probes of the target since start or change.", tl.names),
+		failures: desc("probe_failures_total",
+			"Background probes of the target that ended without acceptance.", tl.names),
+		duration: desc("probe_duration_seconds",
+			"Duration of the target's background probes, DNS included.", tl.names),
+		rcpt: desc("rcpt_reply_code",
+			"Reply code to RCPT TO of each MX address"+bg+".", tl.with("mx", "ip")),
 	}
-	lv := tl.values(e)
+}
+
+func collectTarget(ch chan<- prometheus.Metric, d *targetDescs, lv []string, e store.Entry) {
 	r := e.Last
-	ch <- gauge(desc("success",
-		"1 when an MX host accepted every recipient of the target"+bg+".",
-		tl.names), boolValue(r.Success()), lv...)
-	d := desc("result", "1 for the outcome of the target's latest probe, 0 for the others.",
-		tl.with("result"))
+	ch <- gauge(d.success, boolValue(r.Success()), lv...)
 	for _, class := range probe.Classes {
-		ch <- gauge(d, boolValue(r.Class == class), append(lv, string(class))...)
+		ch <- gauge(d.result, boolValue(r.Class == class), append(lv, string(class))...)
 	}
-	ch <- gauge(desc("last_reply_info",
-		"The reply that explains the target's outcome"+bg+"; code and enhanced are \"\" when none.",
-		tl.with("stage", "code", "enhanced")), 1,
-		append(lv, r.Stage, codeString(r.Code), r.Enhanced)...)
-	ch <- gauge(desc("last_probe_timestamp_seconds",
-		"When the target's latest background probe ended, in seconds since the epoch.",
-		tl.names), float64(r.Start.Add(r.Duration).UnixNano())/1e9, lv...)
-	ch <- counter(desc("probes_total", "Background probes of the target since start or change.",
-		tl.names), float64(e.Probes), lv...)
-	ch <- counter(desc("probe_failures_total",
-		"Background probes of the target that ended without acceptance.",
-		tl.names), float64(e.Failures), lv...)
-	ch <- histogram(desc("probe_duration_seconds",
-		"Duration of the target's background probes, DNS included.", tl.names), e, lv)
-	collectRcpt(ch, tl, lv, r)
+	ch <- gauge(d.reply, 1, append(lv, r.Stage, codeString(r.Code), r.Enhanced)...)
+	ch <- gauge(d.timestamp, float64(r.Start.Add(r.Duration).UnixNano())/1e9, lv...)
+	ch <- counter(d.probes, float64(e.Probes), lv...)
+	ch <- counter(d.failures, float64(e.Failures), lv...)
+	ch <- histogram(d.duration, e, lv)
+	collectRcpt(ch, d.rcpt, lv, r)
 }
 
 func codeString(code int) string {
@@ -147,9 +186,7 @@ func histogram(d *prometheus.Desc, e store.Entry, lv []string) prometheus.Metric
 
 // collectRcpt emits the RCPT TO reply code of each leg that got one: the
 // first refusal, else the first reply.
-func collectRcpt(ch chan<- prometheus.Metric, tl targetLabels, lv []string, r *probe.Result) {
-	d := desc("rcpt_reply_code",
-		"Reply code to RCPT TO of each MX address"+bg+".", tl.with("mx", "ip"))
+func collectRcpt(ch chan<- prometheus.Metric, d *prometheus.Desc, lv []string, r *probe.Result) {
 	for _, leg := range r.Legs {
 		rcpts := leg.Session.Rcpts
 		if len(rcpts) == 0 {

@@ -71,7 +71,7 @@ func fixture() *store.Store {
 			Hosts: []resolve.Host{{Name: "mx1.b.example", Preference: 10}, {Name: "mx2.b.example", Preference: 20}}},
 		Legs: []probe.Leg{
 			{MX: "mx1.b.example", Preference: 10, IP: netip.MustParseAddr("2001:db8::1"),
-				Class: probe.ConnectError,
+				Class:   probe.ConnectError,
 				Session: dialogue.Session{Stage: dialogue.StageConnect, Failure: dialogue.FailureConnect}},
 			{MX: "mx2.b.example", Preference: 20, IP: netip.MustParseAddr("192.0.2.2"),
 				Class: probe.Rejected, Deciding: true,
