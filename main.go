@@ -115,7 +115,7 @@ func run(args []string) int {
 		return 1
 	}
 	defer ex.sched.Stop()
-	go ex.reloadOnHUP()
+	defer ex.reloadOnHUP()()
 	if err := ex.serve(f, bridge); err != nil {
 		level.Error(logger).Log("msg", "web server stopped", "err", err)
 		return 1
@@ -195,11 +195,28 @@ func (ex *exporter) reload() error {
 	return nil
 }
 
-func (ex *exporter) reloadOnHUP() {
+// reloadOnHUP reloads the configuration on every SIGHUP until the returned
+// function is called. SIGHUP is caught before reloadOnHUP returns.
+func (ex *exporter) reloadOnHUP() (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	for range hup {
-		_ = ex.reload()
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		for {
+			select {
+			case <-hup:
+				_ = ex.reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		<-ended
 	}
 }
 
@@ -212,7 +229,9 @@ func logSummary(logger log.Logger, cfg *config.Config) {
 		"per_ip_connections", cfg.Limits.PerIPConnections)
 }
 
-func (ex *exporter) serve(f flags, bridge log.Logger) error {
+// newServer returns the web server of /metrics and the pages, without
+// exporter-toolkit's TLS and basic auth, which web.Serve adds.
+func (ex *exporter) newServer() *http.Server {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collector.New(ex.store),
@@ -225,9 +244,13 @@ func (ex *exporter) serve(f flags, bridge log.Logger) error {
 		ErrorLog: stdLogger{ex.logger}, MaxRequestsInFlight: 8,
 	}))
 	mux.Handle("/", webui.New(webui.Options{
-		Store: ex.store, Prober: ex.sched, Reload: ex.reload,
+		Store: ex.store, Prober: ex.sched, Reload: ex.reload, Gatherer: reg,
 	}))
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+}
+
+func (ex *exporter) serve(f flags, bridge log.Logger) error {
+	server := ex.newServer()
 	slogger := slog.New(slgk.NewGoKitHandler(bridge, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
