@@ -1,27 +1,36 @@
 // Package webui serves the exporter's own pages: the status of every
 // target, a page per target with the transcripts of its last dialogues,
 // probe-now, reload, and the health endpoints. Every text a remote server
-// supplied reaches the page through html/template's escaping.
+// supplied reaches the page through html/template's escaping, with control
+// and invisible characters shown as escapes.
+//
+// The POST endpoints refuse cross-origin requests from browsers, judged by
+// the Sec-Fetch-Site and Origin headers (net/http's CrossOriginProtection):
+// a page on another site cannot make a visitor's browser probe or reload.
+// Clients that send neither header, such as curl, are not browsers driven
+// by a foreign page and are let through.
 package webui
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"html/template"
 	"net/http"
-	"net/url"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mailprobe/mailprobe_exporter/probe"
-	"github.com/mailprobe/mailprobe_exporter/scheduler"
 	"github.com/mailprobe/mailprobe_exporter/store"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
+
+// DefaultMinProbeGap is the least time between the end of a target's
+// last probe and a probe-now of it.
+const DefaultMinProbeGap = 10 * time.Second
 
 // ProbeNower probes one configured target at once.
 type ProbeNower interface {
@@ -34,15 +43,32 @@ type Options struct {
 	Prober ProbeNower
 	// Reload loads the configuration again; nil disables POST /-/reload.
 	Reload func() error
+	// Gatherer lists the exported series for the target pages; nil
+	// leaves them out.
+	Gatherer prometheus.Gatherer
+	// MinProbeGap keeps probe-now from probing a target whose last probe
+	// ended less than this long ago; 0 means DefaultMinProbeGap.
+	MinProbeGap time.Duration
 	// Now returns the current time; nil uses time.Now.
 	Now func() time.Time
 }
 
 // Handler serves the pages.
 type Handler struct {
-	opts Options
-	tmpl *template.Template
-	mux  *http.ServeMux
+	opts    Options
+	tmpl    *template.Template
+	handler http.Handler
+	flights flights
+}
+
+// securityHeaders keep the pages from running scripts, loading anything
+// from elsewhere, or being framed by another site.
+var securityHeaders = map[string]string{
+	"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; " +
+		"img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+	"X-Content-Type-Options": "nosniff",
+	"X-Frame-Options":        "DENY",
+	"Referrer-Policy":        "same-origin",
 }
 
 // New returns the handler of every page but /metrics.
@@ -50,23 +76,34 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	h := &Handler{opts: o, mux: http.NewServeMux()}
+	if o.MinProbeGap == 0 {
+		o.MinProbeGap = DefaultMinProbeGap
+	}
+	h := &Handler{opts: o}
 	h.tmpl = template.Must(template.New("").Funcs(h.funcs()).
 		ParseFS(templateFS, "templates/*.html"))
-	h.mux.HandleFunc("GET /{$}", h.status)
-	h.mux.HandleFunc("GET /target", h.target)
-	h.mux.HandleFunc("POST /target/probe", h.probeNow)
-	h.mux.HandleFunc("POST /-/reload", h.reload)
-	h.mux.HandleFunc("GET /-/healthy", ok)
-	h.mux.HandleFunc("GET /-/ready", ok)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", h.status)
+	mux.HandleFunc("GET /target", h.target)
+	mux.HandleFunc("POST /target/probe", h.probeNow)
+	mux.HandleFunc("POST /-/reload", h.reload)
+	mux.HandleFunc("GET /-/healthy", ok)
+	mux.HandleFunc("GET /-/ready", ok)
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+	}))
+	h.handler = cop.Handler(mux)
 	return h
 }
 
 // ServeHTTP routes a request to its page.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'")
-	h.mux.ServeHTTP(w, r)
+	for k, v := range securityHeaders {
+		w.Header().Set(k, v)
+	}
+	h.handler.ServeHTTP(w, r)
 }
 
 func ok(w http.ResponseWriter, _ *http.Request) {
@@ -84,111 +121,18 @@ func (h *Handler) reload(w http.ResponseWriter, _ *http.Request) {
 			http.StatusInternalServerError)
 		return
 	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("configuration reloaded\n"))
 }
 
-// statusRow is one target on the status page.
-type statusRow struct {
-	Entry store.Entry
-	Age   time.Duration
+// page is what every page shows around its own content.
+type page struct {
+	Title  string
+	Reload store.ReloadStatus
 }
 
-func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
-	entries := h.opts.Store.Snapshot()
-	filter := r.URL.Query()
-	var rows []statusRow
-	labelNames := map[string]bool{}
-	for _, e := range entries {
-		for k := range e.Target.Labels {
-			labelNames[k] = true
-		}
-		if !matches(e, filter) {
-			continue
-		}
-		row := statusRow{Entry: e}
-		if e.Last != nil {
-			row.Age = h.opts.Now().Sub(e.Last.Start.Add(e.Last.Duration))
-		}
-		rows = append(rows, row)
-	}
-	h.render(w, "status.html", map[string]any{
-		"Rows": rows, "Total": len(entries), "Filter": filter,
-		"LabelNames": sortedKeys(labelNames), "Reload": h.opts.Store.Reload(),
-		"Counts": countClasses(entries),
-	})
-}
-
-// matches reports whether e has every label (and result) the query asks for.
-func matches(e store.Entry, q url.Values) bool {
-	for k, vs := range q {
-		want := vs[0]
-		if want == "" {
-			continue
-		}
-		var got string
-		switch k {
-		case "result":
-			if e.Last != nil {
-				got = string(e.Last.Class)
-			}
-		case "target":
-			if !strings.Contains(e.Target.Name, want) {
-				return false
-			}
-			continue
-		default:
-			got = e.Target.Labels[k]
-		}
-		if got != want {
-			return false
-		}
-	}
-	return true
-}
-
-func countClasses(entries []store.Entry) map[string]int {
-	counts := map[string]int{}
-	for _, e := range entries {
-		if e.Last == nil {
-			counts["pending"]++
-			continue
-		}
-		counts[string(e.Last.Class)]++
-	}
-	return counts
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
-	e, found := h.opts.Store.Get(r.URL.Query().Get("name"))
-	if !found {
-		http.Error(w, "no such target", http.StatusNotFound)
-		return
-	}
-	h.render(w, "target.html", map[string]any{"Entry": e, "Now": h.opts.Now()})
-}
-
-// probeNow probes a configured target at once and shows its page.
-func (h *Handler) probeNow(w http.ResponseWriter, r *http.Request) {
-	name := r.FormValue("name")
-	_, err := h.opts.Prober.ProbeNow(r.Context(), name)
-	if errors.Is(err, scheduler.ErrUnknownTarget) {
-		http.Error(w, "no such target", http.StatusNotFound)
-		return
-	}
-	if err != nil {
-		http.Error(w, "probe did not finish: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	http.Redirect(w, r, "/target?name="+url.QueryEscape(name), http.StatusSeeOther)
+func (h *Handler) page(title string) page {
+	return page{Title: title, Reload: h.opts.Store.Reload()}
 }
 
 func (h *Handler) render(w http.ResponseWriter, name string, data any) {
