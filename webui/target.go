@@ -2,6 +2,7 @@ package webui
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -114,7 +115,12 @@ func newSeries(mf *dto.MetricFamily, m *dto.Metric) series {
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
 func seriesValue(t dto.MetricType, m *dto.Metric) string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	f := func(v float64) string {
+		if a := math.Abs(v); a >= 1e-3 && a < 1e15 {
+			return strconv.FormatFloat(v, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
 	switch t {
 	case dto.MetricType_COUNTER:
 		return f(m.GetCounter().GetValue())
