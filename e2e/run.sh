@@ -27,9 +27,8 @@ readonly GREY_DELAY=${E2E_GREY_DELAY:-10}
 readonly MX_PLAIN=127.0.0.10 MX_GREY=127.0.0.11 MX_DEAD=127.0.0.12 MX_TARPIT=127.0.0.13
 
 WORK=""          # work directory, made by setup_workdir
-PIDS=()          # background processes this script started
+PIDS=()          # processes this script started ("postfix" for its master)
 NAMES=()         # their names, for messages
-POSTFIX_UP=0     # 1 once this script started its Postfix
 USED_PORTS=" "   # ports handed out by pick_port
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -121,9 +120,13 @@ cleanup() {
     set +e
     if [[ -n $WORK ]]; then
         ((rc == 0)) || show_logs
-        ((POSTFIX_UP)) && stop_postfix
+        # Last started, first stopped: the exporter leaves before its MX hosts.
         for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-            stop_pid "${PIDS[i]}" "${NAMES[i]}"
+            if [[ ${PIDS[i]} == postfix ]]; then
+                stop_postfix
+            else
+                stop_pid "${PIDS[i]}" "${NAMES[i]}"
+            fi
         done
         if ((rc == 0)) && [[ -z ${E2E_KEEP:-} ]]; then
             rm -rf "$WORK"
@@ -163,8 +166,10 @@ smtp_talk() {
     exec {fd}>&-
 }
 
+# smtp_greets IP PORT succeeds when a server greets and says goodbye.
 smtp_greets() {
-    smtp_talk "$1" "$2" 2>/dev/null | grep -q '^221'
+    local out
+    out=$(smtp_talk "$1" "$2" 2>/dev/null) && grep -q '^221' <<<"$out"
 }
 
 # expect_rcpt IP RCPT PATTERN checks the RCPT reply of a hand-made session.
@@ -407,6 +412,10 @@ smtpd_tls_security_level = may
 smtpd_tls_cert_file = $d/etc/cert.pem
 smtpd_tls_key_file = $d/etc/key.pem
 smtpd_tls_loglevel = 0
+# Probes open a queue file at MAIL FROM and never deliver, so Postfix's
+# arrival-versus-delivery flow control would soon delay every RCPT reply
+# by a second; real MX hosts that also deliver mail do not see that.
+in_flow_delay = 0
 EOF
 
     cat >"$d/etc/master.cf" <<EOF
@@ -435,19 +444,20 @@ EOF
 }
 
 start_postfix() {
-    local d=$WORK/postfix
+    local d=$WORK/postfix out
     write_postfix_config
     mkdir -p "$d/queue"
     postfix -c "$d/etc" check || die "postfix check failed"
-    POSTFIX_UP=1
+    PIDS+=(postfix)
+    NAMES+=(postfix)
     postfix -c "$d/etc" start || die "postfix did not start"
     wait_until 30 "postfix on $MX_PLAIN" "" smtp_greets "$MX_PLAIN" "$SMTP_PORT"
     wait_until 30 "postfix on $MX_GREY" "" smtp_greets "$MX_GREY" "$SMTP_PORT"
 
     # The smoke checks use their own sender, so postgrey's triplets for the
     # exporter's probes stay fresh.
-    smtp_talk "$MX_PLAIN" "$SMTP_PORT" "EHLO smoke.e2e.test" | grep -q '^250.STARTTLS' ||
-        die "$MX_PLAIN does not offer STARTTLS"
+    out=$(smtp_talk "$MX_PLAIN" "$SMTP_PORT" "EHLO smoke.e2e.test")
+    grep -q '^250.STARTTLS' <<<"$out" || die "$MX_PLAIN does not offer STARTTLS: $out"
     expect_rcpt "$MX_PLAIN" alice@ok.test '^250 '
     expect_rcpt "$MX_PLAIN" nobody@ok.test '^550 5\.1\.1 '
     expect_rcpt "$MX_GREY" nobody@grey.test '^550 5\.1\.1 '
@@ -462,9 +472,9 @@ start_exporter() {
     cat >"$cfg" <<EOF
 defaults:
   interval: 5s
-  timeout: 20s
+  timeout: 5s
   banner_timeout: 3s
-  command_timeout: 5s
+  command_timeout: 3s
   helo_name: e2e.mailprobe.test
   mail_from: probe@e2e.mailprobe.test
   port: $SMTP_PORT
@@ -540,8 +550,9 @@ main() {
     start_tarpit
     start_postfix
     if [[ -z ${E2E_INFRA_ONLY:-} ]]; then
-        start_exporter
+        # Prometheus first, so it sees the exporter's very first probes.
         start_prometheus
+        start_exporter
     fi
     if [[ -n ${E2E_HOLD:-} ]]; then
         say "holding for ${E2E_HOLD}s (NSD on 127.0.0.1:$NSD_PORT)"
