@@ -45,7 +45,8 @@ func (p *Prober) Probe(ctx context.Context, t config.Target) Result {
 	defer cancel()
 
 	res := Result{Target: t.Name, Domain: t.Domain, Start: start}
-	res.DNS = p.Resolver.ResolveMX(ctx, t.Domain, family(t.Settings.IPFamily))
+	res.DNS = bound(p.Resolver.ResolveMX(ctx, t.Domain, family(t.Settings.IPFamily)),
+		t.Settings.MaxMXHosts)
 	switch res.DNS.Status {
 	case resolve.StatusOK, resolve.StatusImplicit:
 		p.walk(ctx, t, &res)
@@ -81,17 +82,22 @@ type plannedLeg struct {
 	ip   netip.Addr
 }
 
-// plan lists the legs in the order a sending MTA tries them, from at most
-// s.MaxMXHosts hosts. In primary mode only the hosts of the lowest
-// preference take part.
-func plan(a resolve.Answer, s config.Settings) []plannedLeg {
-	var legs []plannedLeg
-	mode := s.MX
-	hosts := a.Hosts
-	if s.MaxMXHosts > 0 && len(hosts) > s.MaxMXHosts {
-		hosts = hosts[:s.MaxMXHosts]
+// bound keeps the first maxHosts hosts of a, counting the rest as dropped,
+// so that a target's probes and series follow its own max_mx_hosts
+// whatever bound the shared resolver has.
+func bound(a resolve.Answer, maxHosts int) resolve.Answer {
+	if maxHosts > 0 && len(a.Hosts) > maxHosts {
+		a.Dropped += len(a.Hosts) - maxHosts
+		a.Hosts = a.Hosts[:maxHosts]
 	}
-	for _, h := range hosts {
+	return a
+}
+
+// plan lists the legs in the order a sending MTA tries them. In primary
+// mode only the hosts of the lowest preference take part.
+func plan(a resolve.Answer, mode string) []plannedLeg {
+	var legs []plannedLeg
+	for _, h := range a.Hosts {
 		if mode == config.MXPrimary && h.Preference != a.Hosts[0].Preference {
 			break
 		}

@@ -19,7 +19,7 @@ type decision struct {
 // deciding reply; in "all" mode it goes on with the remaining legs.
 func (p *Prober) walk(ctx context.Context, t config.Target, res *Result) {
 	decided := map[string]decision{}
-	for _, pl := range plan(res.DNS, t.Settings) {
+	for _, pl := range plan(res.DNS, t.Settings.MX) {
 		pending := pendingRecipients(t.Recipients, decided)
 		if len(pending) == 0 && t.Settings.MX != config.MXAll {
 			break
