@@ -65,8 +65,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	d := c.descsFor(newTargetLabels(entries))
 	ch <- gauge(targetsDesc, float64(len(entries)))
 	for _, e := range entries {
+		lv := d.labels.values(e)
+		collectConfigured(ch, d.descs, lv, e)
 		if e.Last != nil {
-			collectTarget(ch, d.descs, d.labels.values(e), e)
+			collectTarget(ch, d.descs, lv, e)
 		}
 	}
 	collectDomains(ch, latestPerDomain(entries))
@@ -125,11 +127,17 @@ func (tl targetLabels) with(extra ...string) []string {
 // targetDescs are the descriptors of target-level metrics for one set of
 // label names, made once per change of the names rather than per series.
 type targetDescs struct {
+	info, interval                                                      *prometheus.Desc
 	success, result, reply, timestamp, probes, failures, duration, rcpt *prometheus.Desc
 }
 
 func newTargetDescs(tl targetLabels) *targetDescs {
 	return &targetDescs{
+		info: desc("target_info",
+			"1 for every configured target; domain is the ASCII form of its domain.",
+			tl.with("domain")),
+		interval: desc("probe_interval_seconds",
+			"Configured time between the starts of two probes of the target.", tl.names),
 		success: desc("success",
 			"1 when an MX host accepted every recipient of the target"+bg+".", tl.names),
 		result: desc("result",
@@ -151,6 +159,13 @@ func newTargetDescs(tl targetLabels) *targetDescs {
 		rcpt: desc("rcpt_reply_code",
 			"Reply code to RCPT TO of each MX address"+bg+".", tl.with("mx", "ip")),
 	}
+}
+
+// collectConfigured emits the series every configured target has, probed
+// or not, so that rules can join on the domain and tell stale targets.
+func collectConfigured(ch chan<- prometheus.Metric, d *targetDescs, lv []string, e store.Entry) {
+	ch <- gauge(d.info, 1, append(slices.Clone(lv), e.Target.Domain)...)
+	ch <- gauge(d.interval, e.Target.Settings.Interval.Seconds(), lv...)
 }
 
 func collectTarget(ch chan<- prometheus.Metric, d *targetDescs, lv []string, e store.Entry) {

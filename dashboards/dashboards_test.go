@@ -52,6 +52,8 @@ var exporterMetrics = []string{
 	"mailprobe_config_last_reload_successful",
 	"mailprobe_config_last_reload_success_timestamp_seconds",
 	"mailprobe_targets",
+	"mailprobe_target_info",
+	"mailprobe_probe_interval_seconds",
 	"mailprobe_build_info",
 }
 
