@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -22,6 +23,9 @@ type addrResult struct {
 	addrs []netip.Addr
 	cname string // canonical name when the host is an alias
 	err   string
+	// failed is the status of a lookup that got no usable answer at all
+	// (timeout, SERVFAIL, ...), "" when DNS answered, even with nothing.
+	failed Status
 }
 
 // recordTypes lists the address record types of fam, A first.
@@ -39,7 +43,11 @@ func recordTypes(fam Family) []uint16 {
 // maxParallel queries at once. It returns when all of them have ended.
 // Glue in the additional section of the MX answer is not used: every
 // address is asked for, so a stale or forged glue record cannot creep in.
-func (q *querier) resolveHosts(ctx context.Context, hosts []Host, fam Family) {
+//
+// When no lookup got an answer from DNS, it returns the status of the
+// first failure, so that a resolver that stopped answering is not taken
+// for hosts without addresses; otherwise it returns "".
+func (q *querier) resolveHosts(ctx context.Context, hosts []Host, fam Family) Status {
 	types := recordTypes(fam)
 	results := make([][]addrResult, len(hosts))
 	sem := make(chan struct{}, maxParallel)
@@ -56,9 +64,21 @@ func (q *querier) resolveHosts(ctx context.Context, hosts []Host, fam Family) {
 	}
 	wg.Wait()
 
+	var failed Status
+	answered := false
 	for i := range hosts {
 		fillHost(&hosts[i], results[i], types)
+		for _, res := range results[i] {
+			answered = answered || res.failed == ""
+			if failed == "" {
+				failed = res.failed
+			}
+		}
 	}
+	if answered {
+		return ""
+	}
+	return failed
 }
 
 // fillHost sets the addresses of h from the lookups of each type, and an
@@ -96,7 +116,12 @@ func (q *querier) lookupAddrs(ctx context.Context, name string, qtype uint16) ad
 	for current := name; ; {
 		reply, err := q.query(ctx, current, qtype)
 		if err != nil {
-			return addrResult{err: err.Error()}
+			res := addrResult{err: err.Error(), failed: StatusError}
+			var le *lookupError
+			if errors.As(err, &le) {
+				res.failed = le.status
+			}
+			return res
 		}
 		addrs, last, err := followAnswer(reply.Answer, current, qtype, seen, &hops)
 		if err != nil {

@@ -126,9 +126,14 @@ func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Ans
 	}
 
 	ans.Hosts, ans.Dropped = selectHosts(set.hosts, r.maxHosts())
-	q.resolveHosts(ctx, ans.Hosts, fam)
+	failed := q.resolveHosts(ctx, ans.Hosts, fam)
 	ans.Status = StatusOK
-	if !anyAddress(ans.Hosts) {
+	switch {
+	case anyAddress(ans.Hosts):
+	case failed != "":
+		ans.Status = failed
+		ans.Err = joinNotes(ans.Err, "no address lookup of an MX host got an answer")
+	default:
 		ans.Status = StatusNoMX
 		ans.Err = joinNotes(ans.Err, "no MX host has an address of the requested family")
 	}
@@ -139,7 +144,12 @@ func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Ans
 // RFC 5321 section 5.1 asks when the domain has no MX records.
 func (q *querier) implicitMX(ctx context.Context, ans Answer, fam Family) Answer {
 	hosts := []Host{{Name: ans.Domain}}
-	q.resolveHosts(ctx, hosts, fam)
+	if failed := q.resolveHosts(ctx, hosts, fam); failed != "" {
+		ans.Status = failed
+		ans.Err = "no MX records, and the lookup of the domain's address failed: " +
+			hosts[0].Err
+		return ans
+	}
 	if len(hosts[0].Addrs) == 0 {
 		ans.Status = StatusNoMX
 		ans.Err = "no MX records, and no address for the domain: " + hosts[0].Err

@@ -207,7 +207,8 @@ func TestAddressLookupsShareTheTimeout(t *testing.T) {
 
 	a := resolveWithin(t, r, "example.test", FamilyBoth)
 
-	assertAnswer(t, a, StatusNoMX, "NOERROR", "no MX host has an address")
+	// Silence is the resolver's failure, not hosts without addresses.
+	assertAnswer(t, a, StatusTimeout, "NOERROR", "no address lookup of an MX host got an answer")
 	if len(a.Hosts) != 10 {
 		t.Fatalf("%d hosts, want all 10 listed", len(a.Hosts))
 	}
@@ -397,4 +398,29 @@ func TestServersMustBeAddresses(t *testing.T) {
 	r := &Resolver{Servers: []string{"localhost:53"}, Timeout: time.Second}
 	a := resolveWithin(t, r, "example.test", FamilyBoth)
 	assertAnswer(t, a, StatusError, "", "not an ip:port")
+}
+
+func TestSilentAddressLookupsAreNotNoMX(t *testing.T) {
+	noLeaks(t)
+	silentAddrs := func(_ dns.ResponseWriter, req *dns.Msg) bool { return !isMX(req) }
+	cases := []struct {
+		name    string
+		records []string
+		hook    func(dns.ResponseWriter, *dns.Msg) bool
+		want    Status
+	}{
+		{"implicit MX, address lookup silent",
+			[]string{"example.test. 300 IN TXT \"no mx\""}, silentAddrs, StatusTimeout},
+		{"MX hosts without addresses, DNS answering",
+			mxRecords("example.test", 2)[:1], nil, StatusNoMX},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := startDNS(t, fakeConfig{hook: c.hook}, c.records...)
+			r := &Resolver{Servers: []string{f.addr}, Timeout: 400 * time.Millisecond}
+			if a := resolveWithin(t, r, "example.test", FamilyBoth); a.Status != c.want {
+				t.Fatalf("Status = %q (%s), want %q", a.Status, a.Err, c.want)
+			}
+		})
+	}
 }
