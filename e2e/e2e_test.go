@@ -44,6 +44,7 @@ type env struct {
 	maillog     string
 	metricsOut  string
 	greyDelay   time.Duration
+	wait        time.Duration // bound of all polling together
 }
 
 func TestMain(m *testing.M) {
@@ -54,7 +55,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	prom = newPromAPI(settings.promURL)
-	deadline = time.Now().Add(3 * time.Minute)
+	deadline = time.Now().Add(settings.wait)
 	os.Exit(m.Run())
 }
 
@@ -74,6 +75,13 @@ func loadEnv() (env, error) {
 		return e, fmt.Errorf("E2E_GREY_DELAY: %w", err)
 	}
 	e.greyDelay = time.Duration(secs) * time.Second
+
+	e.wait = 3 * time.Minute
+	if v := os.Getenv("E2E_WAIT"); v != "" {
+		if e.wait, err = time.ParseDuration(v); err != nil {
+			return e, fmt.Errorf("E2E_WAIT: %w", err)
+		}
+	}
 	return e, nil
 }
 

@@ -39,17 +39,39 @@ type promAPI struct {
 	client *http.Client
 }
 
+// apiResponse is the envelope of every API answer.
 type apiResponse struct {
-	Status string `json:"status"`
-	Error  string `json:"error"`
-	Data   struct {
-		ResultType string `json:"resultType"`
-		Result     []struct {
-			Metric map[string]string `json:"metric"`
-			Value  []any             `json:"value"`
-			Values [][]any           `json:"values"`
-		} `json:"result"`
-	} `json:"data"`
+	Status string          `json:"status"`
+	Error  string          `json:"error"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// queryData is the data of a query or query_range answer.
+type queryData struct {
+	ResultType string `json:"resultType"`
+	Result     []struct {
+		Metric map[string]string `json:"metric"`
+		Value  []any             `json:"value"`
+		Values [][]any           `json:"values"`
+	} `json:"result"`
+}
+
+// rule is one rule of the rules API.
+type rule struct {
+	Name      string `json:"name"`
+	Query     string `json:"query"`
+	Type      string `json:"type"` // "recording" or "alerting"
+	Health    string `json:"health"`
+	LastError string `json:"lastError"`
+}
+
+// rulesData is the data of a rules answer.
+type rulesData struct {
+	Groups []struct {
+		Name  string `json:"name"`
+		File  string `json:"file"`
+		Rules []rule `json:"rules"`
+	} `json:"groups"`
 }
 
 func newPromAPI(base string) promAPI {
@@ -58,12 +80,12 @@ func newPromAPI(base string) promAPI {
 
 // query evaluates expr at the current time.
 func (p promAPI) query(ctx context.Context, expr string) ([]sample, error) {
-	resp, err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}})
-	if err != nil {
+	var data queryData
+	if err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
 		return nil, err
 	}
-	out := make([]sample, 0, len(resp.Data.Result))
-	for _, r := range resp.Data.Result {
+	out := make([]sample, 0, len(data.Result))
+	for _, r := range data.Result {
 		pt, err := parsePoint(r.Value)
 		if err != nil {
 			return nil, fmt.Errorf("query %q: %w", expr, err)
@@ -76,17 +98,18 @@ func (p promAPI) query(ctx context.Context, expr string) ([]sample, error) {
 // queryRange evaluates expr from start to end at every step.
 func (p promAPI) queryRange(ctx context.Context, expr string, start, end time.Time,
 	step time.Duration) ([]series, error) {
-	resp, err := p.get(ctx, "/api/v1/query_range", url.Values{
+	var data queryData
+	err := p.get(ctx, "/api/v1/query_range", url.Values{
 		"query": {expr},
 		"start": {strconv.FormatInt(start.Unix(), 10)},
 		"end":   {strconv.FormatInt(end.Unix(), 10)},
 		"step":  {step.String()},
-	})
+	}, &data)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]series, 0, len(resp.Data.Result))
-	for _, r := range resp.Data.Result {
+	out := make([]series, 0, len(data.Result))
+	for _, r := range data.Result {
 		s := series{Labels: r.Metric}
 		for _, v := range r.Values {
 			pt, err := parsePoint(v)
@@ -100,29 +123,46 @@ func (p promAPI) queryRange(ctx context.Context, expr string, start, end time.Ti
 	return out, nil
 }
 
-func (p promAPI) get(ctx context.Context, path string, args url.Values) (*apiResponse, error) {
+// rules lists the rules Prometheus loaded, with their health.
+func (p promAPI) rules(ctx context.Context) ([]rule, error) {
+	var data rulesData
+	if err := p.get(ctx, "/api/v1/rules", url.Values{}, &data); err != nil {
+		return nil, err
+	}
+	var out []rule
+	for _, g := range data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out, nil
+}
+
+// get calls an API endpoint and decodes the data of its answer into data.
+func (p promAPI) get(ctx context.Context, path string, args url.Values, data any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path+"?"+args.Encode(), nil)
 	if err != nil {
-		return nil, fmt.Errorf("build request for %s: %w", path, err)
+		return fmt.Errorf("build request for %s: %w", path, err)
 	}
 	res, err := p.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("get %s: %w", path, err)
+		return fmt.Errorf("get %s: %w", path, err)
 	}
 	defer res.Body.Close()
 
 	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return fmt.Errorf("read %s: %w", path, err)
 	}
 	var resp apiResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
-		return nil, fmt.Errorf("decode %s (HTTP %d): %w", path, res.StatusCode, err)
+		return fmt.Errorf("decode %s (HTTP %d): %w", path, res.StatusCode, err)
 	}
 	if resp.Status != "success" {
-		return nil, fmt.Errorf("%s %s: %s", path, args.Get("query"), resp.Error)
+		return fmt.Errorf("%s %s: %s", path, args.Get("query"), resp.Error)
 	}
-	return &resp, nil
+	if err := json.Unmarshal(resp.Data, data); err != nil {
+		return fmt.Errorf("decode data of %s: %w", path, err)
+	}
+	return nil
 }
 
 // parsePoint decodes the API's [unix seconds, "value"] pair.

@@ -15,6 +15,7 @@
 #   E2E_INFRA_ONLY=1   start and check the servers only (no exporter)
 #   E2E_HOLD=SECONDS   keep everything running that long before the tests
 #   E2E_GREY_DELAY=N   postgrey delay in seconds (default 10)
+#   E2E_WAIT=DURATION  bound of all the assertions' polling (default 3m)
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -30,6 +31,7 @@ WORK=""          # work directory, made by setup_workdir
 PIDS=()          # processes this script started ("postfix" for its master)
 NAMES=()         # their names, for messages
 USED_PORTS=" "   # ports handed out by pick_port
+RULE_FILES=0     # rule files of rules/ loaded into Prometheus
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
@@ -504,13 +506,30 @@ EOF
     wait_until 30 "exporter" "${PIDS[-1]}" tcp_open 127.0.0.1 "$EXPORTER_PORT"
 }
 
+# copy_rules puts the project's rule files into the work directory with
+# every group evaluated each 2s, so the slow groups also run within the test.
+copy_rules() {
+    local f
+    RULE_FILES=0
+    mkdir -p "$1"
+    for f in "$ROOT"/rules/*.rules.yml; do
+        [[ -e $f ]] || continue
+        sed -E 's/^( +interval:) *[0-9]+[smhd]$/\1 2s/' "$f" >"$1/${f##*/}"
+        RULE_FILES=$((RULE_FILES + 1))
+    done
+    ((RULE_FILES == 0)) || promtool check rules "$1"/*.rules.yml >/dev/null ||
+        die "promtool check rules failed on the rules in $1"
+}
+
 start_prometheus() {
     local d=$WORK/prometheus
+    copy_rules "$d/rules"
     cat >"$d/prometheus.yml" <<EOF
 global:
   scrape_interval: 2s
   scrape_timeout: 2s
   evaluation_interval: 2s
+rule_files: ["$d/rules/*.rules.yml"]
 scrape_configs:
   - job_name: mailprobe
     static_configs:
@@ -524,6 +543,8 @@ EOF
 }
 
 run_tests() {
+    local QUERIES=""
+    [[ -e $ROOT/dashboards/queries.txt ]] && QUERIES=$ROOT/dashboards/queries.txt
     say "running the assertions"
     (
         cd "$ROOT"
@@ -531,6 +552,9 @@ run_tests() {
             E2E_EXPORTER_URL="http://127.0.0.1:$EXPORTER_PORT" \
             E2E_MAILLOG="$WORK/postfix/maillog" \
             E2E_GREY_DELAY="$GREY_DELAY" \
+            E2E_WAIT="${E2E_WAIT:-3m}" \
+            E2E_RULE_FILES="$RULE_FILES" \
+            E2E_QUERIES="$QUERIES" \
             E2E_METRICS_OUT="$ROOT/e2e/work/metrics.txt" \
             go test -tags e2e -count=1 -v -timeout 6m ./e2e/
     )
