@@ -196,6 +196,10 @@ func TestReloadKeepsHistoryDropsRemovedTargetsAndSurvivesBadFiles(t *testing.T) 
 	}
 	assertShown(t, srv, []string{alice}, []string{nobody, grey})
 	assertReloadMetric(t, srv, 1)
+	if _, metrics := fetch(t, srv, http.MethodGet, "/metrics"); strings.Contains(metrics,
+		`domain="grey.mailsim.test"`) {
+		t.Error("the MX legs of a removed target's domain are still in the metrics")
+	}
 	_, status = fetch(t, srv, http.MethodGet, "/")
 	if strings.Contains(status, "reload failed") {
 		t.Error("the status page still shows a reload failure")
@@ -289,8 +293,10 @@ func TestBasicAuthGuardsEveryEndpoint(t *testing.T) {
 	ex, _ := startExporter(t, w, alice)
 	base := serveWithWebConfig(t, ex)
 	client := &http.Client{
-		Timeout:       30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
 	}
 	endpoints := []struct {
 		method, path string

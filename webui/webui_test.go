@@ -435,7 +435,8 @@ func TestReloadEndpoint(t *testing.T) {
 			res := post(h, "/-/reload", nil, tt.headers)
 			body, _ := io.ReadAll(res.Body)
 			if res.StatusCode != tt.wantCode || !strings.Contains(string(body), tt.wantBody) {
-				t.Errorf("got %d %q, want %d with %q", res.StatusCode, body, tt.wantCode, tt.wantBody)
+				t.Errorf("got %d %q, want %d with %q",
+					res.StatusCode, body, tt.wantCode, tt.wantBody)
 			}
 			if runs != tt.wantRuns {
 				t.Errorf("%d reloads, want %d", runs, tt.wantRuns)
@@ -484,7 +485,8 @@ func TestPagesEscapeServerSuppliedText(t *testing.T) {
 	for _, path := range []string{"/", "/target?name=nobody%40b.example"} {
 		t.Run(path, func(t *testing.T) {
 			_, body := get(t, h, path)
-			assertContains(t, body, `&lt;script&gt;alert(1)&lt;/script&gt;\x1b[31mred\x00\u202eevil\xff`)
+			assertContains(t, body,
+				`&lt;script&gt;alert(1)&lt;/script&gt;\x1b[31mred\x00\u202eevil\xff`)
 			assertLacks(t, body, "<script", "\u202e", "\x00", "\x1b", "\xff")
 		})
 	}
