@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -107,6 +108,7 @@ func run(args []string) int {
 			return 1
 		}
 		defer world.Close()
+		defer os.RemoveAll(filepath.Dir(path))
 		f.configFile, roots = path, world.Roots
 	}
 	ex, err := newExporter(f.configFile, roots, logger)
