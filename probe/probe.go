@@ -54,6 +54,9 @@ func (p *Prober) Probe(ctx context.Context, t config.Target) Result {
 		res.Class = dnsClass(res.DNS.Status)
 		res.Stage = "dns"
 		res.Text = res.DNS.Err
+		if res.Class == NullMX {
+			res.Text = "the domain publishes a null MX (RFC 7505): it accepts no mail"
+		}
 	}
 	res.Duration = p.now().Sub(start)
 	return res
