@@ -2,10 +2,12 @@
 # End-to-end test of mailprobe_exporter on real parts.
 #
 # NSD serves the MX zones, Postfix plays the MX hosts (one smtpd service
-# behind postgrey), a tarpit never greets, Prometheus scrapes the exporter,
-# and e2e_test.go asserts what Prometheus saw through its HTTP API. Every
-# server listens on loopback only, runs from a fresh work directory, and is
-# stopped on exit, failure included. Nothing resolves names through
+# behind postgrey), a tarpit never greets, Prometheus scrapes the exporter
+# with the rules of rules/ loaded, and the tests of this directory (build
+# tag e2e) assert what Prometheus saw through its HTTP API, what Postfix
+# logged, and that every query of dashboards/queries.txt returns data.
+# Every server listens on loopback only, runs from a fresh work directory,
+# and is stopped on exit, failure included. Nothing resolves names through
 # /etc/resolv.conf.
 #
 # Run as root from the repository: bash e2e/run.sh
@@ -81,17 +83,20 @@ wait_until() {
     done
 }
 
-# stop_pid PID NAME sends SIGTERM, then SIGKILL after 10 seconds.
+# stop_pid PID NAME sends SIGTERM, then SIGKILL after 10 seconds. A
+# negative PID names a process group this script made with setsid.
 stop_pid() {
     local pid=$1 name=$2 i
-    kill -TERM "$pid" 2>/dev/null || return 0
+    kill -TERM -- "$pid" 2>/dev/null || return 0
     for ((i = 0; i < 50; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        kill -0 -- "$pid" 2>/dev/null || break
         sleep 0.2
     done
-    say "$name (pid $pid) ignored SIGTERM; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    if kill -0 -- "$pid" 2>/dev/null; then
+        say "$name (pid $pid) ignored SIGTERM; killing it"
+        kill -KILL -- "$pid" 2>/dev/null || true
+    fi
+    ((pid < 0)) || wait "$pid" 2>/dev/null || true
 }
 
 stop_postfix() {
@@ -546,9 +551,11 @@ run_tests() {
     local QUERIES=""
     [[ -e $ROOT/dashboards/queries.txt ]] && QUERIES=$ROOT/dashboards/queries.txt
     say "running the assertions"
+    # In the background, in a process group of its own, so that a signal to
+    # this script stops the tests and their test binary at once.
     (
         cd "$ROOT"
-        E2E_PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT" \
+        exec env E2E_PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT" \
             E2E_EXPORTER_URL="http://127.0.0.1:$EXPORTER_PORT" \
             E2E_MAILLOG="$WORK/postfix/maillog" \
             E2E_GREY_DELAY="$GREY_DELAY" \
@@ -556,8 +563,12 @@ run_tests() {
             E2E_RULE_FILES="$RULE_FILES" \
             E2E_QUERIES="$QUERIES" \
             E2E_METRICS_OUT="$ROOT/e2e/work/metrics.txt" \
-            go test -tags e2e -count=1 -v -timeout 6m ./e2e/
-    )
+            setsid go test -tags e2e -count=1 -v -timeout 6m ./e2e/
+    ) &
+    local pid=$!
+    PIDS+=("-$pid")
+    NAMES+=("go test")
+    wait "$pid"
 }
 
 main() {
@@ -580,7 +591,10 @@ main() {
     fi
     if [[ -n ${E2E_HOLD:-} ]]; then
         say "holding for ${E2E_HOLD}s (NSD on 127.0.0.1:$NSD_PORT)"
-        sleep "$E2E_HOLD"
+        sleep "$E2E_HOLD" &
+        PIDS+=("$!")
+        NAMES+=(sleep)
+        wait "$!"
     fi
     [[ -n ${E2E_INFRA_ONLY:-} ]] && return 0
     run_tests
