@@ -138,6 +138,11 @@ type session struct {
 }
 
 func (s *SMTPServer) serve(c net.Conn) {
+	switch s.Behaviour {
+	case SlowBanner, ResetAfterEHLO, HugeLine, ManyLines, Garbage, NoQuitReply:
+		s.serveHostile(c)
+		return
+	}
 	if s.Behaviour == Tarpit {
 		hold := s.Hold
 		if hold == 0 {
