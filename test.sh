@@ -5,7 +5,7 @@
 # postgrey, NSD and Prometheus, which it installs (as root) and starts.
 #
 #   bash test.sh            everything
-#   SKIP_E2E=1 bash test.sh everything but the end-to-end test
+#   SKIP_E2E=1 bash test.sh everything but the end-to-end and browser tests
 #   FUZZTIME=30s bash test.sh  fuzz each target longer (default 10s)
 set -Eeuo pipefail
 cd "$(dirname "$0")"
@@ -42,5 +42,12 @@ fi
 
 step "Prometheus rules (promtool comes with the end-to-end step's packages)"
 sh rules/test.sh
+
+if [ -z "${SKIP_E2E:-}" ]; then
+	step "status pages in headless Chromium"
+	shots=$(mktemp -d)
+	SHOTS_DIR=$shots bash scripts/browser-check.sh
+	rm -rf "$shots"
+fi
 
 step "all tests passed"

@@ -31,6 +31,7 @@ need_chromium() {
 	echo "browser-check: installing chromium" >&2
 	local sudo=""
 	[[ $(id -u) -eq 0 ]] || sudo=sudo
+	$sudo apt-get update >&2
 	$sudo apt-get install -y --no-install-recommends chromium >&2
 }
 
@@ -103,11 +104,12 @@ expect_texts "$work/target.html" 'rejected' '550' '5.1.1' 'RCPT TO:' \
 	'MAIL FROM:' 'User unknown' 'TLS 1.3' 'DNS answer' 'Probe now' \
 	'mailprobe_success{'
 
-mkdir -p "$repo/docs"
-browse "$base/" --screenshot="$repo/docs/status.png" --window-size=1280,900 >/dev/null
-browse "$failing" --screenshot="$repo/docs/target.png" --window-size=1280,900 >/dev/null
-browse "$base/" --screenshot="$repo/docs/status-phone.png" --window-size=390,844 >/dev/null
+shots=${SHOTS_DIR:-$repo/docs}
+mkdir -p "$shots"
+browse "$base/" --screenshot="$shots/status.png" --window-size=1280,900 >/dev/null
+browse "$failing" --screenshot="$shots/target.png" --window-size=1280,900 >/dev/null
+browse "$base/" --screenshot="$shots/status-phone.png" --window-size=390,844 >/dev/null
 for png in status target status-phone; do
-	[[ -s $repo/docs/$png.png ]] || fail "no screenshot docs/$png.png"
+	[[ -s $shots/$png.png ]] || fail "no screenshot $shots/$png.png"
 done
-echo "browser-check: pages hold the expected texts; screenshots in docs/"
+echo "browser-check: pages hold the expected texts; screenshots in $shots"
