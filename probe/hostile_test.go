@@ -127,7 +127,6 @@ var (
 	rcptOK   = answer("RCPT TO:<alice@customer.test>", "250 2.1.5 ok\r\n")
 	goodbye  = moves(answer("RSET", "250 2.0.0 ok\r\n"), answer("QUIT", "221 2.0.0 bye\r\n"))
 	upToMail = moves(greet, ehloPlain, mailOK)
-	accepts  = moves(upToMail, rcptOK, goodbye)
 )
 
 // Commands of common dialogues.
