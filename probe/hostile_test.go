@@ -335,6 +335,8 @@ func stallSettings(s *config.Settings) {
 func TestHostileReplies(t *testing.T) {
 	megabyte := []byte("250-" + strings.Repeat("a", 1<<20) + "\r\n")
 	thousands := []byte(strings.Repeat("250-mx.customer.test\r\n", 10000) + "250 OK\r\n")
+	// Short enough that only the bound on lines, not on octets, stops them.
+	short := []byte(strings.Repeat("250-\r\n", 10000) + "250 OK\r\n")
 	runHostile(t, []hostileCase{
 		{
 			name:  "bare LF line endings",
@@ -348,6 +350,13 @@ func TestHostileReplies(t *testing.T) {
 		{
 			name:     "reply line of a megabyte: protocol error, bounded memory",
 			scripts:  one(greet, []move{expect("EHLO"), flood(megabyte)}),
+			want:     outcome{probe.ProtocolError, "ehlo", 0, ""},
+			verbs:    oneVerbs("EHLO"),
+			maxAlloc: 256 << 10,
+		},
+		{
+			name:     "reply of ten thousand short lines: protocol error, bounded memory",
+			scripts:  one(greet, []move{expect("EHLO"), flood(short)}),
 			want:     outcome{probe.ProtocolError, "ehlo", 0, ""},
 			verbs:    oneVerbs("EHLO"),
 			maxAlloc: 256 << 10,

@@ -1,8 +1,11 @@
 package probe_test
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/mailprobe/mailprobe_exporter/config"
 	"github.com/mailprobe/mailprobe_exporter/probe"
+	"github.com/mailprobe/mailprobe_exporter/resolve"
 )
 
 // overTLS is a dialogue that upgrades to TLS with cert; the peer offers
@@ -262,4 +266,99 @@ func TestTooManyRecipients(t *testing.T) {
 			check: wantRcpts(threeRcpts, 250, 450, 250),
 		},
 	})
+}
+
+// twoHosts answers every MX resolution with a primary host on 127.0.0.1
+// and a backup on 127.0.0.2.
+type twoHosts struct{}
+
+func (twoHosts) ResolveMX(_ context.Context, domain string, _ resolve.Family) resolve.Answer {
+	host := func(name string, pref uint16, ip string) resolve.Host {
+		return resolve.Host{Name: name, Preference: pref,
+			Addrs: []netip.Addr{netip.MustParseAddr(ip)}}
+	}
+	return resolve.Answer{Domain: domain, Status: resolve.StatusOK, Rcode: "NOERROR",
+		Hosts: []resolve.Host{host("mx1.customer.test", 10, "127.0.0.1"),
+			host("mx2.customer.test", 20, "127.0.0.2")}}
+}
+
+// redirect dials the port of ports for the address's IP on 127.0.0.1, so
+// that peers on one address stand for hosts on several.
+func redirect(ports map[string]int) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		to := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[host]))
+		return (&net.Dialer{}).DialContext(ctx, network, to)
+	}
+}
+
+func TestTemporaryRepliesMoveOn(t *testing.T) {
+	cases := []struct {
+		name            string
+		primary, backup []move
+		want            outcome
+		legs            []probe.Class
+	}{
+		{
+			name:    "greylisted at the primary: the backup accepts",
+			primary: session("450 4.2.0 Greylisted, try again later"),
+			backup:  session("250 2.1.5 ok"),
+			want:    accepted,
+			legs:    []probe.Class{probe.Greylisted, probe.Accepted},
+		},
+		{
+			name:    "local error at the primary: the backup rejects",
+			primary: session("451 4.3.0 local error"),
+			backup:  session("550 5.1.1 no such user"),
+			want:    outcome{probe.Rejected, "rcpt", 550, "5.1.1"},
+			legs:    []probe.Class{probe.Tempfail, probe.Rejected},
+		},
+		{
+			name:    "temporary replies at both: the first explains, never rejected",
+			primary: session("450 4.2.0 greylisted"),
+			backup:  session("451 4.3.0 local error"),
+			want:    outcome{probe.Greylisted, "rcpt", 450, "4.2.0"},
+			legs:    []probe.Class{probe.Greylisted, probe.Tempfail},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			base := takeBaseline(t)
+			primary, backup := startPeer(t, c.primary), startPeer(t, c.backup)
+			p := &probe.Prober{Resolver: twoHosts{}, Dial: redirect(map[string]int{
+				"127.0.0.1": primary.port(), "127.0.0.2": backup.port()})}
+			start := time.Now()
+			res := p.Probe(context.Background(), hostileTarget(25, nil))
+			took := time.Since(start)
+			conns := append(primary.stop(t), backup.stop(t)...)
+
+			checkOutcome(t, res, c.want)
+			if took > defaultHostileBudget {
+				t.Errorf("probe took %v, budget %v", took, defaultHostileBudget)
+			}
+			checkConns(t, conns, 2, [][]string{fullVerbs, fullVerbs})
+			checkLegs(t, res, c.legs)
+			base.check(t)
+		})
+	}
+}
+
+// checkLegs compares the classes of the legs, and checks that only a leg
+// with a 2xx or 5xx reply decided.
+func checkLegs(t *testing.T, res probe.Result, want []probe.Class) {
+	t.Helper()
+	var got []probe.Class
+	for _, leg := range res.Legs {
+		got = append(got, leg.Class)
+		decides := leg.Class == probe.Accepted || leg.Class == probe.Rejected
+		if leg.Deciding != decides {
+			t.Errorf("leg %s (%s): deciding %t", leg.MX, leg.Class, leg.Deciding)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("legs %v, want %v", got, want)
+	}
 }
