@@ -279,7 +279,8 @@ func collectLeg(ch chan<- prometheus.Metric, domain string, leg probe.Leg) {
 	up := s.Banner != nil && s.Banner.Code/100 == 2
 	ch <- gauge(upDesc, boolValue(up), lv...)
 	for _, phase := range dialogue.Phases {
-		ch <- gauge(phaseDesc, s.Phases[phase].Seconds(), append(slices.Clone(lv), string(phase))...)
+		plv := append(slices.Clone(lv), string(phase))
+		ch <- gauge(phaseDesc, s.Phases[phase].Seconds(), plv...)
 	}
 	if s.TLS == nil {
 		return

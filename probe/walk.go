@@ -72,7 +72,8 @@ func (p *Prober) leg(ctx context.Context, t config.Target, pl plannedLeg, rcpts 
 }
 
 // session runs one dialogue, within the per-address connection limit.
-func (p *Prober) session(ctx context.Context, t config.Target, pl plannedLeg, rcpts []string) dialogue.Session {
+func (p *Prober) session(ctx context.Context, t config.Target, pl plannedLeg,
+	rcpts []string) dialogue.Session {
 	if p.Gate != nil {
 		release, err := p.Gate.Acquire(ctx, pl.ip)
 		if err != nil {
