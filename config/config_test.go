@@ -165,6 +165,36 @@ func TestParseRejects(t *testing.T) {
 			want: `config.yml:4: targets[1].domain: duplicate target "customer-b.example", first at line 2`,
 		},
 		{
+			name: "same address in another case is a duplicate",
+			yaml: minimal + "  - address: alice@Customer-A.EXAMPLE\n",
+			want: `config.yml:3: targets[1]: "alice@Customer-A.EXAMPLE" probes the same ` +
+				`recipients as "alice@customer-a.example" at line 2`,
+		},
+		{
+			name: "IDN spelled as A-label is a duplicate",
+			yaml: "targets:\n  - domain: bücher.example\n  - domain: xn--bcher-kva.example\n",
+			want: `config.yml:3: targets[1]: "xn--bcher-kva.example" probes the same ` +
+				`recipients as "bücher.example" at line 2`,
+		},
+		{
+			name: "domain target and its postmaster address are duplicates",
+			yaml: "targets:\n  - domain: customer-b.example\n" +
+				"  - address: postmaster@customer-b.example\n",
+			want: `config.yml:3: targets[1]: "postmaster@customer-b.example" probes the same ` +
+				`recipients as "customer-b.example" at line 2`,
+		},
+		{
+			name: "interval below a second",
+			yaml: "defaults:\n  interval: 5ms\n  timeout: 5ms\n" + minimal,
+			want: "config.yml:2: defaults.interval: must be at least 1s, got 5ms\n" +
+				"config.yml:3: defaults.timeout: must be at least 100ms, got 5ms",
+		},
+		{
+			name: "per-target command timeout below 100ms",
+			yaml: minimal + "    command_timeout: 1ms\n",
+			want: `config.yml:3: targets[0].command_timeout: must be at least 100ms, got 1ms`,
+		},
+		{
 			name: "recipients with address",
 			yaml: withTarget("    recipients: [bob@customer-a.example]\n"),
 			want: `config.yml:3: targets[0].recipients: is only allowed with domain`,

@@ -128,6 +128,12 @@ func (p *parser) scalar(n *yaml.Node, field string) (string, bool) {
 
 // duration stores a positive Go duration such as "90s" or "5m" in dst.
 func (p *parser) duration(n *yaml.Node, field string, dst *time.Duration) bool {
+	return p.durationAtLeast(n, field, time.Nanosecond, dst)
+}
+
+// durationAtLeast stores a Go duration of at least lowest in dst.
+func (p *parser) durationAtLeast(n *yaml.Node, field string, lowest time.Duration,
+	dst *time.Duration) bool {
 	s, ok := p.scalar(n, field)
 	if !ok {
 		return false
@@ -139,6 +145,10 @@ func (p *parser) duration(n *yaml.Node, field string, dst *time.Duration) bool {
 	}
 	if d <= 0 {
 		p.addf(n.Line, field, "must be positive, got %v", d)
+		return false
+	}
+	if d < lowest {
+		p.addf(n.Line, field, "must be at least %v, got %v", lowest, d)
 		return false
 	}
 	*dst = d

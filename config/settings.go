@@ -39,19 +39,28 @@ var settingKeys = []string{
 	"port", "starttls", "mx", "ip_family", "max_mx_hosts",
 }
 
+// Lower bounds of the probe timing. A probe is a delivery attempt without
+// the message: an interval below a second would hammer the customer's MX
+// hosts (the per-address limit bounds connections at once, not their rate),
+// and a timeout below 100 ms cannot hold a real SMTP dialogue.
+const (
+	MinInterval = time.Second
+	MinTimeout  = 100 * time.Millisecond
+)
+
 // settingParsers parse each settings key.
 var settingParsers = map[string]setting{
 	"interval": func(p *parser, n *yaml.Node, f string, s *Settings) bool {
-		return p.duration(n, f, &s.Interval)
+		return p.durationAtLeast(n, f, MinInterval, &s.Interval)
 	},
 	"timeout": func(p *parser, n *yaml.Node, f string, s *Settings) bool {
-		return p.duration(n, f, &s.Timeout)
+		return p.durationAtLeast(n, f, MinTimeout, &s.Timeout)
 	},
 	"banner_timeout": func(p *parser, n *yaml.Node, f string, s *Settings) bool {
-		return p.duration(n, f, &s.BannerTimeout)
+		return p.durationAtLeast(n, f, MinTimeout, &s.BannerTimeout)
 	},
 	"command_timeout": func(p *parser, n *yaml.Node, f string, s *Settings) bool {
-		return p.duration(n, f, &s.CommandTimeout)
+		return p.durationAtLeast(n, f, MinTimeout, &s.CommandTimeout)
 	},
 	"helo_name": func(p *parser, n *yaml.Node, f string, s *Settings) bool {
 		return p.heloName(n, f, &s.HeloName)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,8 +45,21 @@ type targetParser struct {
 func (p *parser) targets(n *yaml.Node, defaults Settings, inherit scope) []Target {
 	tp := targetParser{parser: p, defaults: defaults, inherit: inherit, seen: map[string]int{}}
 	var out []Target
+	probes := map[string]Target{} // first target of each recipient set
 	for i, item := range p.list(n, "targets") {
-		out = append(out, tp.target(item, fmt.Sprintf("targets[%d]", i)))
+		field := fmt.Sprintf("targets[%d]", i)
+		t := tp.target(item, field)
+		out = append(out, t)
+		if len(t.Recipients) == 0 {
+			continue
+		}
+		key := strings.Join(t.Recipients, "\n")
+		if first, dup := probes[key]; dup && first.Name != t.Name {
+			tp.addf(t.Line, field, "%s probes the same recipients as %s at line %d",
+				quote(t.Name), quote(first.Name), first.Line)
+			continue
+		}
+		probes[key] = t
 	}
 	return out
 }

@@ -35,16 +35,22 @@ type DNSServer struct {
 	addr     string
 }
 
-// Listen starts d on addr ("127.0.0.1:0" picks a free port for both).
+// Listen starts d on addr ("127.0.0.1:0" picks a port free for both UDP
+// and TCP, trying again while the kernel offers one whose TCP side is taken).
 func (d *DNSServer) Listen(addr string) error {
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return fmt.Errorf("listen for DNS: %w", err)
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	for try := 0; try < 20; try++ {
+		pc, ln, err = listenBoth(addr)
+		if err == nil {
+			break
+		}
 	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
 	if err != nil {
-		pc.Close()
-		return fmt.Errorf("listen for DNS over TCP: %w", err)
+		return err
 	}
 	d.addr = pc.LocalAddr().String()
 	h := dns.HandlerFunc(d.answer)
@@ -58,6 +64,20 @@ func (d *DNSServer) Listen(addr string) error {
 	go d.tcp.ActivateAndServe()
 	started.Wait()
 	return nil
+}
+
+// listenBoth listens on UDP addr and on the same port over TCP.
+func listenBoth(addr string) (net.PacketConn, net.Listener, error) {
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen for DNS: %w", err)
+	}
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		pc.Close()
+		return nil, nil, fmt.Errorf("listen for DNS over TCP: %w", err)
+	}
+	return pc, ln, nil
 }
 
 // Addr is the host:port d answers on.

@@ -2,8 +2,11 @@ package probe_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,6 +162,8 @@ func TestNullMXMakesNoConnection(t *testing.T) {
 func TestGateKeepsOneConnectionPerIP(t *testing.T) {
 	w, cfg := startWorld(t)
 	p := newProber(w, cfg)
+	dial := &countingDialer{}
+	p.Dial = dial.DialContext
 	tgt := findTarget(t, cfg, "alice@ok."+mailsim.Suffix)
 	done := make(chan struct{})
 	for i := 0; i < 8; i++ {
@@ -170,12 +175,49 @@ func TestGateKeepsOneConnectionPerIP(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		<-done
 	}
-	s := w.Servers["mx1.ok."+mailsim.Suffix].Stats()
-	if s.Sessions.Load() != 8 || s.MaxOpen.Load() != 1 {
-		t.Fatalf("sessions %d, most open at once %d; want 8 and 1",
-			s.Sessions.Load(), s.MaxOpen.Load())
+	if dial.total.Load() != 8 || dial.maxOpen.Load() != 1 {
+		t.Fatalf("%d connections, most open at once %d; want 8 and 1",
+			dial.total.Load(), dial.maxOpen.Load())
 	}
+	s := w.Servers["mx1.ok."+mailsim.Suffix].Stats()
 	if s.Quits.Load() != 8 {
 		t.Errorf("QUIT sent in %d of 8 sessions", s.Quits.Load())
 	}
+}
+
+// countingDialer counts the prober's connections, as the prober sees them:
+// a connection is open from its dial until the prober closes it.
+type countingDialer struct {
+	mu      sync.Mutex
+	open    int
+	total   atomic.Int64
+	maxOpen atomic.Int64
+}
+
+func (d *countingDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.open++
+	d.total.Add(1)
+	d.maxOpen.Store(max(d.maxOpen.Load(), int64(d.open)))
+	d.mu.Unlock()
+	return &countedConn{Conn: c, d: d}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	d    *countingDialer
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.d.mu.Lock()
+		c.d.open--
+		c.d.mu.Unlock()
+	})
+	return c.Conn.Close()
 }

@@ -157,9 +157,19 @@ func TestGlobalConcurrencyLimit(t *testing.T) {
 			s.ProbeNow(context.Background(), n)
 		}()
 	}
-	for i := 0; i < len(names); i++ {
-		<-f.started
+	// Two probes start and hold; a third must wait for one of them.
+	<-f.started
+	<-f.started
+	for released := 0; released < len(names); released++ {
+		select {
+		case <-f.started:
+			t.Fatal("a third probe started while two held the limit of 2")
+		case <-time.After(50 * time.Millisecond):
+		}
 		f.hold <- struct{}{}
+		if released+2 < len(names) {
+			<-f.started
+		}
 	}
 	wg.Wait()
 	if f.maxTotal != 2 {
