@@ -1,8 +1,11 @@
 package probe
 
 import (
+	"context"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailprobe/mailprobe_exporter/config"
 	"github.com/mailprobe/mailprobe_exporter/resolve"
@@ -51,5 +54,35 @@ func TestPlanOrdersLegsByHostThenAddress(t *testing.T) {
 		if legs[0].host.Name != "a.mx.example" || !legs[0].ip.Is4() || legs[1].ip.Is4() {
 			t.Errorf("%s: legs do not follow host order, A before AAAA: %v", c.mode, legs[:2])
 		}
+	}
+}
+
+// busyGate never frees a slot: every address is taken by another probe.
+type busyGate struct{}
+
+func (busyGate) Acquire(ctx context.Context, _ netip.Addr) (func(), error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+type fixedResolver resolve.Answer
+
+func (f fixedResolver) ResolveMX(context.Context, string, resolve.Family) resolve.Answer {
+	return resolve.Answer(f)
+}
+
+func TestLegWithoutAConnectionSlotIsNotRecorded(t *testing.T) {
+	p := &Prober{Resolver: fixedResolver(answer(10, 20)), Gate: busyGate{}}
+	tgt := config.Target{
+		Name: "a@example.org", Domain: "example.org", Recipients: []string{"a@example.org"},
+		Settings: config.Settings{Timeout: 200 * time.Millisecond, MX: config.MXAll, Port: 25},
+	}
+	res := p.Probe(context.Background(), tgt)
+	if res.Class != Timeout || len(res.Legs) != 0 {
+		t.Fatalf("got %s with %d legs, want a timeout with no leg recorded",
+			res.Class, len(res.Legs))
+	}
+	if !strings.Contains(res.Text, "no connection slot to 192.0.2.0") {
+		t.Errorf("text %q does not say which address it waited for", res.Text)
 	}
 }

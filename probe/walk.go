@@ -30,7 +30,13 @@ func (p *Prober) walk(ctx context.Context, t config.Target, res *Result) {
 		if len(pending) == 0 {
 			pending = t.Recipients
 		}
-		leg := p.leg(ctx, t, pl, pending)
+		leg, err := p.leg(ctx, t, pl, pending)
+		if err != nil {
+			// A leg that never got a connection was not probed: it keeps
+			// no result, so its series show no data rather than "down".
+			res.Text = err.Error()
+			break
+		}
 		for _, rc := range leg.Session.Rcpts {
 			_, done := decided[rc.Recipient]
 			if !done && decides(rc.Reply) {
@@ -53,8 +59,18 @@ func pendingRecipients(all []string, decided map[string]decision) []string {
 }
 
 // leg holds the dialogue with one address, in as many sessions as the
-// server's "too many recipients" replies ask for.
-func (p *Prober) leg(ctx context.Context, t config.Target, pl plannedLeg, rcpts []string) Leg {
+// server's "too many recipients" replies ask for, within the per-address
+// connection limit. It fails only when no connection slot came in time.
+func (p *Prober) leg(ctx context.Context, t config.Target, pl plannedLeg,
+	rcpts []string) (Leg, error) {
+	if p.Gate != nil {
+		release, err := p.Gate.Acquire(ctx, pl.ip)
+		if err != nil {
+			return Leg{}, fmt.Errorf("no connection slot to %s before the probe's timeout: %w",
+				pl.ip, err)
+		}
+		defer release()
+	}
 	leg := Leg{MX: pl.host.Name, Preference: pl.host.Preference, IP: pl.ip}
 	leg.Session = p.session(ctx, t, pl, rcpts)
 	for i := 0; i < len(rcpts) && len(leg.Session.Deferred) > 0; i++ {
@@ -68,23 +84,12 @@ func (p *Prober) leg(ctx context.Context, t config.Target, pl plannedLeg, rcpts 
 		}
 	}
 	leg.Class = legClass(leg.Session)
-	return leg
+	return leg, nil
 }
 
-// session runs one dialogue, within the per-address connection limit.
+// session runs one dialogue.
 func (p *Prober) session(ctx context.Context, t config.Target, pl plannedLeg,
 	rcpts []string) dialogue.Session {
-	if p.Gate != nil {
-		release, err := p.Gate.Acquire(ctx, pl.ip)
-		if err != nil {
-			return dialogue.Session{
-				Stage:   dialogue.StageConnect,
-				Failure: dialogue.FailureTimeout,
-				Err:     fmt.Sprintf("waiting for a connection slot to %s: %v", pl.ip, err),
-			}
-		}
-		defer release()
-	}
 	s := t.Settings
 	return dialogue.Run(ctx, dialogue.Params{
 		Addr:           netipAddrPort(pl.ip, s.Port),
@@ -149,7 +154,10 @@ func setUndecided(ctx context.Context, res *Result) {
 	if len(res.Legs) == 0 {
 		res.Class, res.Stage = NoMX, "connect"
 		if ctx.Err() != nil {
-			res.Class, res.Text = Timeout, "probe timeout before any connection"
+			res.Class = Timeout
+			if res.Text == "" {
+				res.Text = "probe timeout before any connection"
+			}
 		}
 		return
 	}
