@@ -258,6 +258,10 @@ func classify(server string, reply *dns.Msg, err error) attempt {
 	case err == nil:
 		rcode := dns.RcodeToString[reply.Rcode]
 		return attempt{StatusServFail, rcode, prefix + rcode}
+	case errors.Is(err, errTCPRetry) && isTimeout(err):
+		// Silence over TCP is silence: the truncated UDP answer does not
+		// make the server's failure to answer a broken answer.
+		return attempt{status: StatusTimeout, detail: prefix + err.Error()}
 	case errors.Is(err, errTCPRetry):
 		return attempt{status: StatusError, detail: prefix + err.Error()}
 	case isTimeout(err):

@@ -116,8 +116,11 @@ func TestTruncatedAnswerIsNeverUsedAlone(t *testing.T) {
 	tests := []struct {
 		name string
 		cfg  fakeConfig
+		want Status // StatusError when empty
 	}{
 		{name: "TCP connection refused", cfg: fakeConfig{noTCP: true, ignoreEDNS: true}},
+		{name: "TCP silent is a timeout", want: StatusTimeout, cfg: fakeConfig{ignoreEDNS: true,
+			hook: func(w dns.ResponseWriter, req *dns.Msg) bool { return overTCP(w) }}},
 		{name: "TCP closed without answer", cfg: fakeConfig{ignoreEDNS: true,
 			hook: func(w dns.ResponseWriter, req *dns.Msg) bool {
 				if overTCP(w) {
@@ -157,7 +160,11 @@ func TestTruncatedAnswerIsNeverUsedAlone(t *testing.T) {
 
 			a := resolveWithin(t, r, "example.test", FamilyIPv4)
 
-			assertAnswer(t, a, StatusError, "", "truncated over UDP")
+			want := tt.want
+			if want == "" {
+				want = StatusError
+			}
+			assertAnswer(t, a, want, "", "truncated over UDP")
 			if len(a.Hosts) != 0 || len(a.Records) != 0 {
 				t.Errorf("answer used the truncated set: %+v", a)
 			}
