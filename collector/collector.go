@@ -257,7 +257,7 @@ var legNames = []string{"domain", "mx", "ip"}
 
 var (
 	upDesc = desc("smtp_up",
-		"1 when the MX address accepted the TCP connection and greeted with 2xx"+bg+".",
+		"1 when the MX address accepted the TCP connection and greeted with 220"+bg+".",
 		legNames)
 	phaseDesc = desc("phase_duration_seconds",
 		"Duration of each phase of the dialogue with the MX address"+bg+"; 0 when not reached.",
@@ -276,7 +276,7 @@ var (
 func collectLeg(ch chan<- prometheus.Metric, domain string, leg probe.Leg) {
 	s := leg.Session
 	lv := []string{domain, leg.MX, leg.IP.String()}
-	up := s.Banner != nil && s.Banner.Code/100 == 2
+	up := s.Banner != nil && s.Banner.Code == 220
 	ch <- gauge(upDesc, boolValue(up), lv...)
 	for _, phase := range dialogue.Phases {
 		plv := append(slices.Clone(lv), string(phase))

@@ -188,3 +188,27 @@ mailprobe_config_last_reload_success_timestamp_seconds 1.7961192e+09
 		t.Fatal(err)
 	}
 }
+
+func TestSMTPUpNeedsA220Greeting(t *testing.T) {
+	for _, c := range []struct {
+		banner *dialogue.Reply
+		want   string
+	}{
+		{&dialogue.Reply{Code: 220}, "1"},
+		{&dialogue.Reply{Code: 200}, "0"},
+		{&dialogue.Reply{Code: 554}, "0"},
+		{nil, "0"},
+	} {
+		st := store.New()
+		st.SetTargets([]config.Target{target("a@d.example", "d.example", nil)})
+		st.Record(probe.Result{
+			Target: "a@d.example", Domain: "d.example", Class: probe.RefusedBanner, Start: epoch,
+			Legs: []probe.Leg{{MX: "mx.d.example", IP: netip.MustParseAddr("192.0.2.9"),
+				Session: dialogue.Session{Stage: dialogue.StageBanner, Banner: c.banner}}},
+		})
+		want := `mailprobe_smtp_up{domain="d.example",ip="192.0.2.9",mx="mx.d.example"} ` + c.want
+		if got := string(gather(t, st)); !strings.Contains(got, want) {
+			t.Errorf("banner %+v: exposition lacks %s", c.banner, want)
+		}
+	}
+}
