@@ -217,6 +217,12 @@ func TestHello(t *testing.T) {
 			want: want{stage: StageEHLO, failure: FailureProtocol, errHas: "separator",
 				verbs: []string{"EHLO"}},
 		},
+		{
+			name:  "raw octets in a malformed line are escaped once",
+			steps: script(greet, answer("EHLO", "25\xda\\ junk\r\n")),
+			want: want{stage: StageEHLO, failure: FailureProtocol,
+				errHas: `malformed reply line 25\xda\\ junk`, verbs: []string{"EHLO"}},
+		},
 	}...)
 	runCases(t, cases)
 }

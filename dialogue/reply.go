@@ -105,7 +105,7 @@ func (r *replyReader) readLine() (string, error) {
 func parseLine(line string) (code int, final bool, err error) {
 	if len(line) < 3 || !isDigits(line[:3]) {
 		return 0, false, fmt.Errorf("%w: malformed reply line %s",
-			errProtocol, escape(line, 64))
+			errProtocol, clip(line, 64))
 	}
 	code, _ = strconv.Atoi(line[:3])
 	if code < 200 || code > 599 {
@@ -121,7 +121,7 @@ func parseLine(line string) (code int, final bool, err error) {
 		return code, false, nil
 	}
 	return 0, false, fmt.Errorf("%w: bad separator after reply code in %s",
-		errProtocol, escape(line, 64))
+		errProtocol, clip(line, 64))
 }
 
 // buildReply makes the Reply of well-formed lines of one code.

@@ -307,7 +307,7 @@ func (d *dialog) exchange(stage Stage, cmd string, timeout time.Duration) (respo
 func (d *dialog) send(cmd string) error {
 	if strings.ContainsFunc(cmd, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return fmt.Errorf("%w: refusing to send %s: control character",
-			errProtocol, escape(cmd, 64))
+			errProtocol, clip(cmd, 64))
 	}
 	d.tr.add('>', cmd)
 	if _, err := io.WriteString(d.conn, cmd+"\r\n"); err != nil {

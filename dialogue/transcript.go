@@ -79,6 +79,16 @@ func escape(s string, limit int) string {
 	return t.String()
 }
 
+// clip cuts s to at most n octets, marking the cut. It does not escape:
+// errors carry clipped raw text, and are escaped once where they are
+// stored (Session.Err, the transcript), never twice.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + ellipsis
+}
+
 // ellipsis marks text that was cut.
 const ellipsis = "..."
 
