@@ -47,7 +47,7 @@ type statusPage struct {
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	entries := h.opts.Store.Snapshot()
-	filter := r.URL.Query()
+	filter := validQuery(r.URL.Query())
 	p := statusPage{
 		page: h.page("Status"), Total: len(entries), Filter: filter,
 		Counts: countResults(entries), LabelNames: labelNames(entries),
@@ -153,4 +153,16 @@ func labelNames(entries []store.Entry) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// validQuery replaces invalid UTF-8 in the query's values, which the page
+// echoes into its filter form.
+func validQuery(q url.Values) url.Values {
+	for k, vs := range q {
+		for i, v := range vs {
+			vs[i] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+		q[k] = vs
+	}
+	return q
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -509,4 +510,13 @@ func TestPrintable(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestFilterValuesAreEchoedAsValidUTF8(t *testing.T) {
+	h := newHandler(world(t), &fakeProber{})
+	_, body := get(t, h, "/?target=%00%ff%3Cb%3E")
+	if !utf8.ValidString(body) {
+		t.Fatal("status page is not valid UTF-8 after a filter with invalid octets")
+	}
+	assertLacks(t, body, "\xff", "<b>")
 }
