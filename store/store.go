@@ -16,22 +16,33 @@ import (
 // DurationBuckets are the upper bounds of the probe duration histogram.
 var DurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
-// History bounds: failures are kept longer than successes, since they are
-// what an operator comes to read.
+// History bounds, in runs of like probes: failures are kept longer than
+// successes, since they are what an operator comes to read.
 const (
 	keepSuccesses = 20
 	keepFailures  = 100
 )
 
-// Event is one probe in a target's history.
+// Event is a run of consecutive probes of a target that ended alike: the
+// same class, stage, code and enhanced code. Text and Duration are those
+// of the latest probe of the run. Folding runs keeps a target that fails
+// the same way every cycle at one event, not one per probe.
 type Event struct {
-	Time     time.Time
+	Time     time.Time // end of the latest probe of the run
+	First    time.Time // end of the first probe of the run
+	Count    int       // probes in the run
 	Class    probe.Class
 	Stage    string
 	Code     int
 	Enhanced string
 	Text     string
 	Duration time.Duration
+}
+
+// alike reports whether ev continues the run of e.
+func (e Event) alike(ev Event) bool {
+	return e.Class == ev.Class && e.Stage == ev.Stage && e.Code == ev.Code &&
+		e.Enhanced == ev.Enhanced
 }
 
 // Entry is the state of one target.
@@ -120,7 +131,7 @@ func (s *Store) Record(r probe.Result) Change {
 	}
 	e.observe(r.Duration.Seconds())
 	e.remember(Event{
-		Time: end, Class: r.Class, Stage: r.Stage, Code: r.Code,
+		Time: end, First: end, Count: 1, Class: r.Class, Stage: r.Stage, Code: r.Code,
 		Enhanced: r.Enhanced, Text: r.Text, Duration: r.Duration,
 	})
 	return ch
@@ -134,9 +145,16 @@ func (e *Entry) observe(seconds float64) {
 	}
 }
 
-// remember appends ev to the history, dropping the oldest success beyond
-// keepSuccesses and the oldest failure beyond keepFailures.
+// remember adds ev to the history: to the latest run when alike, else as
+// a new run, dropping the oldest success run beyond keepSuccesses and the
+// oldest failure run beyond keepFailures.
 func (e *Entry) remember(ev Event) {
+	if n := len(e.History); n > 0 && e.History[n-1].alike(ev) {
+		last := &e.History[n-1]
+		ev.First, ev.Count = last.First, last.Count+1
+		*last = ev
+		return
+	}
 	e.History = append(e.History, ev)
 	ok := ev.Class == probe.Accepted
 	n, limit := 0, keepFailures

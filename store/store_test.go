@@ -124,3 +124,45 @@ func TestDurationBuckets(t *testing.T) {
 		t.Errorf("sum = %v, want 501.04", e.DurationSum)
 	}
 }
+
+func TestLikeProbesFoldIntoOneRun(t *testing.T) {
+	st := New()
+	st.SetTargets([]config.Target{tgt("a@example.org", time.Minute)})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	probes := []probe.Result{
+		{Class: probe.Timeout, Stage: "banner", Text: "read tcp 127.0.0.1:40001: i/o timeout"},
+		{Class: probe.Timeout, Stage: "banner", Text: "read tcp 127.0.0.1:40002: i/o timeout"},
+		{Class: probe.Timeout, Stage: "banner", Text: "read tcp 127.0.0.1:40003: i/o timeout"},
+		{Class: probe.Timeout, Stage: "rcpt", Text: "read tcp 127.0.0.1:40004: i/o timeout"},
+		{Class: probe.Accepted, Stage: "rcpt", Code: 250},
+		{Class: probe.Accepted, Stage: "rcpt", Code: 250},
+	}
+	for i, r := range probes {
+		r.Target, r.Start = "a@example.org", t0.Add(time.Duration(i)*time.Minute)
+		st.Record(r)
+	}
+	e, _ := st.Get("a@example.org")
+	want := []struct {
+		stage string
+		count int
+		first time.Time
+		text  string
+	}{
+		{"banner", 3, t0, "read tcp 127.0.0.1:40003: i/o timeout"},
+		{"rcpt", 1, t0.Add(3 * time.Minute), "read tcp 127.0.0.1:40004: i/o timeout"},
+		{"rcpt", 2, t0.Add(4 * time.Minute), ""},
+	}
+	if len(e.History) != len(want) {
+		t.Fatalf("history has %d runs, want %d: %+v", len(e.History), len(want), e.History)
+	}
+	for i, w := range want {
+		h := e.History[i]
+		if h.Stage != w.stage || h.Count != w.count || !h.First.Equal(w.first) || h.Text != w.text {
+			t.Errorf("run %d = %s ×%d from %v %q, want %s ×%d from %v %q",
+				i, h.Stage, h.Count, h.First, h.Text, w.stage, w.count, w.first, w.text)
+		}
+	}
+	if last := e.History[2]; !last.Time.Equal(t0.Add(5 * time.Minute)) {
+		t.Errorf("latest run ends %v, want the end of its latest probe", last.Time)
+	}
+}

@@ -284,7 +284,7 @@ func TestTargetPageShowsTranscriptDNSHistoryAndSeries(t *testing.T) {
 		// the DNS answer
 		"DNS answer: ok (NOERROR)", "b.example.\t60\tIN\tMX\t10 mx1.b.example.",
 		// history
-		"The latest 20 successes and 100 failures are kept",
+		"the latest 20 runs of successes and 100 runs of failures are kept",
 		// the exported series of this target and of its legs
 		quoted(`mailprobe_success{customer="b",target="nobody@b.example",tier="gold"}`),
 		quoted(`mailprobe_last_reply_info{code="550",customer="b",enhanced="5.1.1",`),
@@ -519,4 +519,15 @@ func TestFilterValuesAreEchoedAsValidUTF8(t *testing.T) {
 		t.Fatal("status page is not valid UTF-8 after a filter with invalid octets")
 	}
 	assertLacks(t, body, "\xff", "<b>")
+}
+
+func TestHistoryShowsRunsOfLikeProbes(t *testing.T) {
+	st := world(t)
+	for i := 3; i > 0; i-- {
+		st.Record(result("nobody@b.example", rejected, now.Add(-time.Duration(i)*time.Second)))
+	}
+	_, body := get(t, newHandler(st, &fakeProber{}), "/target?name=nobody%40b.example")
+	// The probe of world() and these three ended alike: one run of four.
+	first := now.Add(-30 * time.Second).UTC().Format("2006-01-02 15:04:05Z")
+	assertContains(t, body, "×4 since "+first)
 }
