@@ -60,7 +60,7 @@ func TestRawOctetsNeverReachALabel(t *testing.T) {
 			name:    "in place of the reply code",
 			script:  []move{say("2\xff0 mx " + garbage + "\r\n")},
 			want:    outcome{probe.ProtocolError, "banner", 0, ""},
-			textHas: `malformed reply line 2\`,
+			textHas: `malformed reply line 2\xff0 mx \xff\xfe`,
 		},
 	})
 }
