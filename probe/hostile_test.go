@@ -315,8 +315,9 @@ func TestHostileEnding(t *testing.T) {
 			verbs:    oneVerbs(fullVerbs...),
 		},
 		{
-			name:     "probe timeout ends a peer that stalls every reply",
-			scripts:  one([]move{trickle("220 mx.customer.test ESMTP ready\r\n", 100*time.Millisecond)}),
+			name: "probe timeout ends a peer that stalls every reply",
+			scripts: one([]move{
+				trickle("220 mx.customer.test ESMTP ready\r\n", 100*time.Millisecond)}),
 			settings: stallSettings,
 			budget:   1500 * time.Millisecond,
 			want:     outcome{probe.Timeout, "banner", 0, ""},
