@@ -82,6 +82,22 @@ func aliasChain(rrs []dns.RR, domain string) map[string]bool {
 	return chain
 }
 
+// chainEnd returns the last name the CNAME records in rrs lead domain to,
+// within maxCNAMEHops; domain itself when it is no alias.
+func chainEnd(rrs []dns.RR, domain string) string {
+	name := domain
+	seen := map[string]bool{domain: true}
+	for range maxCNAMEHops {
+		next := cnameTarget(rrs, name)
+		if next == "" || seen[next] {
+			break
+		}
+		seen[next] = true
+		name = next
+	}
+	return name
+}
+
 // cnameTarget returns the target of the CNAME record of name in rrs, or "".
 func cnameTarget(rrs []dns.RR, name string) string {
 	for _, rr := range rrs {

@@ -105,7 +105,7 @@ func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Ans
 	defer cancel()
 	q := &querier{servers: servers}
 
-	reply, err := q.query(ctx, domain, dns.TypeMX)
+	reply, name, err := q.queryMX(ctx, domain)
 	if err != nil {
 		return lookupFailed(ans, err)
 	}
@@ -114,12 +114,12 @@ func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Ans
 		return failAnswer(ans, StatusNXDomain, "domain does not exist")
 	}
 
-	set := readMX(reply, domain)
+	set := readMX(reply, name)
 	ans.Records = set.records
 	ans.Err = set.note
 	switch {
 	case set.total == 0:
-		return q.implicitMX(ctx, ans, fam)
+		return q.implicitMX(ctx, ans, name, fam)
 	case len(set.hosts) == 0:
 		ans.Status = StatusNullMX
 		return ans
@@ -140,10 +140,36 @@ func (r *Resolver) resolveMX(ctx context.Context, domain string, fam Family) Ans
 	return ans
 }
 
-// implicitMX treats the domain itself as its only mail exchanger, as
-// RFC 5321 section 5.1 asks when the domain has no MX records.
-func (q *querier) implicitMX(ctx context.Context, ans Answer, fam Family) Answer {
-	hosts := []Host{{Name: ans.Domain}}
+// queryMX asks for the MX records of domain. When the domain is an alias
+// and the server answers with the CNAME chain but not the MX records at
+// its end, as a server that does not recurse does, the MX query is asked
+// again for the name the chain leads to: RFC 5321 section 5.1 processes
+// the canonical name as if it were the initial one. It returns the reply
+// and the name whose records it holds.
+func (q *querier) queryMX(ctx context.Context, domain string) (*dns.Msg, string, error) {
+	name := domain
+	for hops := 0; ; hops++ {
+		reply, err := q.query(ctx, name, dns.TypeMX)
+		if err != nil || reply.Rcode != dns.RcodeSuccess {
+			return reply, name, err
+		}
+		end := chainEnd(reply.Answer, name)
+		if end == name || readMX(reply, name).total > 0 {
+			return reply, name, nil
+		}
+		if hops >= maxCNAMEHops {
+			return nil, name, &lookupError{status: StatusError,
+				detail: fmt.Sprintf("CNAME chain of %s longer than %d", domain, maxCNAMEHops)}
+		}
+		name = end
+	}
+}
+
+// implicitMX treats the domain itself (name, its canonical name when it
+// is an alias) as its only mail exchanger, as RFC 5321 section 5.1 asks
+// when the domain has no MX records.
+func (q *querier) implicitMX(ctx context.Context, ans Answer, name string, fam Family) Answer {
+	hosts := []Host{{Name: name}}
 	if failed := q.resolveHosts(ctx, hosts, fam); failed != "" {
 		ans.Status = failed
 		ans.Err = "no MX records, and the lookup of the domain's address failed: " +

@@ -431,3 +431,35 @@ func TestSilentAddressLookupsAreNotNoMX(t *testing.T) {
 		})
 	}
 }
+
+func TestDomainThatIsAnAliasUsesTheMXAtItsEnd(t *testing.T) {
+	records := []string{
+		"alias.test. 300 IN CNAME middle.test.",
+		"middle.test. 300 IN CNAME real.test.",
+		"real.test. 300 IN MX 10 mx.real.test.",
+		"mx.real.test. 300 IN A 127.0.0.31",
+		"alias.test. 300 IN A 127.0.0.40",
+	}
+	for _, chase := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server follows the chain: %v", chase), func(t *testing.T) {
+			noLeaks(t)
+			f := startDNS(t, fakeConfig{chase: chase}, records...)
+			r := &Resolver{Servers: []string{f.addr}, Timeout: time.Second}
+			a := resolveWithin(t, r, "alias.test", FamilyIPv4)
+			if a.Status != StatusOK || len(a.Hosts) != 1 || a.Hosts[0].Name != "mx.real.test" {
+				t.Fatalf("answer = %s %+v (%s), want the MX of real.test", a.Status, a.Hosts, a.Err)
+			}
+		})
+	}
+}
+
+func TestAliasLoopOfADomainIsBounded(t *testing.T) {
+	noLeaks(t)
+	f := startDNS(t, fakeConfig{},
+		"a.test. 300 IN CNAME b.test.", "b.test. 300 IN CNAME a.test.")
+	r := &Resolver{Servers: []string{f.addr}, Timeout: time.Second}
+	a := resolveWithin(t, r, "a.test", FamilyIPv4)
+	if a.Status == StatusOK || a.Status == StatusImplicit || len(a.Hosts) != 0 {
+		t.Fatalf("answer = %s %+v, want a failure without hosts", a.Status, a.Hosts)
+	}
+}
