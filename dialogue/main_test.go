@@ -157,11 +157,11 @@ func checkSession(t *testing.T, s Session, w want) {
 // allowed commands, never DATA, the expected verbs, and the client's close.
 func checkServer(t *testing.T, res serverResult, w want) {
 	t.Helper()
-	if res.err != nil {
-		t.Errorf("server script: %v", res.err)
+	if res.Err != nil {
+		t.Errorf("server script: %v", res.Err)
 	}
 	var verbs []string
-	for _, line := range res.lines {
+	for _, line := range res.Lines {
 		if !strings.HasSuffix(line, "\r\n") {
 			t.Errorf("line %q does not end in CRLF", line)
 		}
@@ -174,7 +174,7 @@ func checkServer(t *testing.T, res serverResult, w want) {
 	if !w.anyVerbs && !slices.Equal(verbs, w.verbs) {
 		t.Errorf("server received %v, want %v", verbs, w.verbs)
 	}
-	if !res.hungUp && !res.sawClose {
+	if !res.HungUp && !res.SawClose {
 		t.Error("server did not see the client close the connection")
 	}
 }

@@ -14,7 +14,7 @@ var tlsVerbs = []string{"EHLO", "STARTTLS", "EHLO", "MAIL", "RCPT", "RSET", "QUI
 // offers STARTTLS again over TLS, and runs to its end.
 func overTLS(cert tls.Certificate) []step {
 	return script(greet, ehloTLS, answer("STARTTLS", "220 2.0.0 go ahead\r\n"),
-		[]step{serveTLS(serverTLS(cert), false)}, ehloTLS, mailOK, rcptOK, goodbye)
+		[]step{serveTLS(serverTLS(cert))}, ehloTLS, mailOK, rcptOK, goodbye)
 }
 
 // checkTLS checks the recorded TLS session.
@@ -161,7 +161,7 @@ func TestStartTLS(t *testing.T) {
 		{
 			name: "TLS 1.0 server is still probed",
 			steps: script(greet, ehloTLS, answer("STARTTLS", "220 go ahead\r\n"),
-				[]step{serveTLS(tls10(pki.good), false)}, ehloPlain, mailOK, rcptOK, goodbye),
+				[]step{serveTLS(tls10(pki.good))}, ehloPlain, mailOK, rcptOK, goodbye),
 			want: done,
 			check: func(t *testing.T, s Session) {
 				if s.TLS == nil || s.TLS.Version != "TLS 1.0" || !s.TLS.Trusted {
@@ -172,7 +172,7 @@ func TestStartTLS(t *testing.T) {
 		{
 			name: "421 to the EHLO over TLS",
 			steps: script(greet, ehloTLS, answer("STARTTLS", "220 go ahead\r\n"),
-				[]step{serveTLS(serverTLS(pki.good), false)},
+				[]step{serveTLS(serverTLS(pki.good))},
 				answer("EHLO", "421 4.3.2 bye\r\n")),
 			want: want{stage: StageEHLO, failure: FailureReply, code: 421, enhanced: "4.3.2",
 				verbs: []string{"EHLO", "STARTTLS", "EHLO"}},

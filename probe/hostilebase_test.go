@@ -130,13 +130,13 @@ func checkConns(t *testing.T, conns []connRecord, want int, verbs [][]string) {
 		t.Errorf("%d connections, want %d", len(conns), want)
 	}
 	for i, c := range conns {
-		if c.err != nil {
-			t.Errorf("connection %d: script: %v", i, c.err)
+		if c.Err != nil {
+			t.Errorf("connection %d: script: %v", i, c.Err)
 		}
-		if !c.hungUp && !c.sawClosed {
+		if !c.HungUp && !c.SawClose {
 			t.Errorf("connection %d: the prober did not close it", i)
 		}
-		got := connVerbs(t, i, c.lines)
+		got := connVerbs(t, i, c.Lines)
 		if verbs != nil && i < len(verbs) && !slices.Equal(got, verbs[i]) {
 			t.Errorf("connection %d: commands %v, want %v", i, got, verbs[i])
 		}
