@@ -121,7 +121,7 @@ func TestWellBehavedServer(t *testing.T) {
 		wantTLS   bool
 	}{
 		{
-			name: "STARTTLS and two recipients", tls: serverTLS(pki.good),
+			name: "STARTTLS and two recipients", tls: serverTLS(pki.Good),
 			policy: "required", stage: StageDone, wantTLS: true,
 			wantCalls: []string{"session", "logout", "session", "mail probe@probe.test",
 				"rcpt alice@customer.test", "rcpt unknown@customer.test", "reset", "logout"},

@@ -57,7 +57,7 @@ func baseParams(t *testing.T, addr netip.AddrPort) Params {
 		StartTLS:       "opportunistic",
 		BannerTimeout:  time.Second,
 		CommandTimeout: time.Second,
-		RootCAs:        getPKI(t).roots,
+		RootCAs:        getPKI(t).Roots,
 	}
 }
 

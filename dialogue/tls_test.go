@@ -45,38 +45,38 @@ func TestStartTLS(t *testing.T) {
 	runCases(t, []dialogueCase{
 		{
 			name:  "certificate of a trusted CA",
-			steps: overTLS(pki.good),
+			steps: overTLS(pki.Good),
 			want:  done,
 			check: checkTLS(true, ""),
 		},
 		{
 			name:  "expired certificate is untrusted and the dialogue goes on",
-			steps: overTLS(pki.expired),
+			steps: overTLS(pki.Expired),
 			want:  done,
 			check: checkTLS(false, "expired"),
 		},
 		{
 			name:  "certificate for another host is untrusted and the dialogue goes on",
-			steps: overTLS(pki.wrongHost),
+			steps: overTLS(pki.WrongHost),
 			want:  done,
 			check: checkTLS(false, "other.test"),
 		},
 		{
 			name:  "self-signed certificate is untrusted and the dialogue goes on",
-			steps: overTLS(pki.selfSigned),
+			steps: overTLS(pki.SelfSigned),
 			want:  done,
 			check: checkTLS(false, "unknown authority"),
 		},
 		{
 			name:   "system roots do not trust the test CA",
-			steps:  overTLS(pki.good),
+			steps:  overTLS(pki.Good),
 			params: func(p *Params) { p.RootCAs = nil },
 			want:   done,
 			check:  checkTLS(false, "unknown authority"),
 		},
 		{
 			name:   "required policy is met by STARTTLS",
-			steps:  overTLS(pki.good),
+			steps:  overTLS(pki.Good),
 			params: required,
 			want:   done,
 			check:  checkTLS(true, ""),
@@ -161,7 +161,7 @@ func TestStartTLS(t *testing.T) {
 		{
 			name: "TLS 1.0 server is still probed",
 			steps: script(greet, ehloTLS, answer("STARTTLS", "220 go ahead\r\n"),
-				[]step{serveTLS(tls10(pki.good))}, ehloPlain, mailOK, rcptOK, goodbye),
+				[]step{serveTLS(tls10(pki.Good))}, ehloPlain, mailOK, rcptOK, goodbye),
 			want: done,
 			check: func(t *testing.T, s Session) {
 				if s.TLS == nil || s.TLS.Version != "TLS 1.0" || !s.TLS.Trusted {
@@ -172,7 +172,7 @@ func TestStartTLS(t *testing.T) {
 		{
 			name: "421 to the EHLO over TLS",
 			steps: script(greet, ehloTLS, answer("STARTTLS", "220 go ahead\r\n"),
-				[]step{serveTLS(serverTLS(pki.good))},
+				[]step{serveTLS(serverTLS(pki.Good))},
 				answer("EHLO", "421 4.3.2 bye\r\n")),
 			want: want{stage: StageEHLO, failure: FailureReply, code: 421, enhanced: "4.3.2",
 				verbs: []string{"EHLO", "STARTTLS", "EHLO"}},

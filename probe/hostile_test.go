@@ -57,7 +57,7 @@ func runHostileCase(t *testing.T, c hostileCase) {
 		c.settings(&tgt.Settings)
 	}
 	p := &probe.Prober{Resolver: fixedMX{}, Gate: &probe.IPGate{Limit: 1},
-		RootCAs: getPKI(t).roots}
+		RootCAs: getPKI(t).Roots}
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
