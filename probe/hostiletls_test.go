@@ -1,7 +1,6 @@
 package probe_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/mailprobe/mailprobe_exporter/internal/testpki"
@@ -14,19 +13,9 @@ const hostileMX = "mx.customer.test"
 // serverTLS is the TLS configuration of a scripted peer using cert.
 var serverTLS = testpki.ServerConfig
 
-var (
-	pkiOnce sync.Once
-	pkiVal  *testpki.PKI
-	pkiErr  error
-)
-
-// getPKI makes the certificates, for hostileMX, once for the whole
+// getPKI returns the certificates for hostileMX, made once for the whole
 // package.
 func getPKI(t *testing.T) *testpki.PKI {
 	t.Helper()
-	pkiOnce.Do(func() { pkiVal, pkiErr = testpki.New(hostileMX) })
-	if pkiErr != nil {
-		t.Fatalf("make certificates: %v", pkiErr)
-	}
-	return pkiVal
+	return testpki.ForHost(t, hostileMX)
 }

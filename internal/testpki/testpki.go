@@ -12,6 +12,8 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"sync"
+	"testing"
 	"time"
 )
 
@@ -75,6 +77,29 @@ func New(host string) (*PKI, error) {
 		}
 	}
 	return p, nil
+}
+
+var (
+	madeMu sync.Mutex
+	made   = map[string]*PKI{}
+)
+
+// ForHost returns the PKI for host, made by New on the first call for host
+// in the test binary, as making keys is slow; it fails the test if the
+// certificates cannot be made.
+func ForHost(t testing.TB, host string) *PKI {
+	t.Helper()
+	madeMu.Lock()
+	defer madeMu.Unlock()
+	if p, ok := made[host]; ok {
+		return p
+	}
+	p, err := New(host)
+	if err != nil {
+		t.Fatalf("make certificates: %v", err)
+	}
+	made[host] = p
+	return p
 }
 
 // ServerConfig is a server TLS configuration presenting cert.
