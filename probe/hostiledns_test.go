@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/mailprobe/mailprobe_exporter/config"
+	"github.com/mailprobe/mailprobe_exporter/internal/testdns"
 	"github.com/mailprobe/mailprobe_exporter/probe"
 	"github.com/mailprobe/mailprobe_exporter/resolve"
 )
@@ -27,83 +28,30 @@ type dnsHook func(w dns.ResponseWriter, req, reply *dns.Msg) bool
 // server would not for names outside its zone; UDP answers are truncated
 // to the size the client announced, as real servers do.
 type scriptedDNS struct {
-	addr    string
-	zone    map[string][]dns.RR
-	hook    dnsHook
-	servers []*dns.Server
-	done    []chan error
+	addr string
+	zone map[string][]dns.RR
+	hook dnsHook
+	srv  *testdns.Server
 }
 
 // startDNS starts a scriptedDNS; noTCP leaves its TCP port closed.
 func startDNS(t *testing.T, hook dnsHook, noTCP bool, records ...string) *scriptedDNS {
 	t.Helper()
-	d := &scriptedDNS{zone: map[string][]dns.RR{}, hook: hook}
-	for _, text := range records {
-		rr, err := dns.NewRR(text)
-		if err != nil {
-			t.Fatalf("bad test record %q: %v", text, err)
-		}
-		name := strings.ToLower(rr.Header().Name)
-		d.zone[name] = append(d.zone[name], rr)
+	zone, err := testdns.Zone(records...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	pc, ln := listenUDPAndTCP(t, !noTCP)
-	d.addr = pc.LocalAddr().String()
-	d.run(t, &dns.Server{PacketConn: pc, Handler: d})
-	if ln != nil {
-		d.run(t, &dns.Server{Listener: ln, Handler: d})
-	}
-	t.Cleanup(func() { d.stop(t) })
+	d := &scriptedDNS{zone: zone, hook: hook}
+	d.srv = testdns.Start(t, d, !noTCP)
+	d.addr = d.srv.Addr
 	return d
-}
-
-// listenUDPAndTCP listens on one UDP port of 127.0.0.1 and, with tcp, on
-// the same TCP port.
-func listenUDPAndTCP(t *testing.T, tcp bool) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen udp: %v", err)
-		}
-		if !tcp {
-			return pc, nil
-		}
-		ln, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, ln
-		}
-		_ = pc.Close()
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return nil, nil
-}
-
-func (d *scriptedDNS) run(t *testing.T, srv *dns.Server) {
-	t.Helper()
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { done <- srv.ActivateAndServe() }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("start DNS server: %v", err)
-	}
-	d.servers = append(d.servers, srv)
-	d.done = append(d.done, done)
 }
 
 // stop shuts the servers down and waits for them; calling it again does
 // nothing.
 func (d *scriptedDNS) stop(t *testing.T) {
 	t.Helper()
-	for i, srv := range d.servers {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("stop DNS server: %v", err)
-		}
-		<-d.done[i]
-	}
-	d.servers, d.done = nil, nil
+	d.srv.Stop(t)
 }
 
 // ServeDNS answers req from the zone unless the hook takes it.

@@ -2,12 +2,13 @@ package resolve
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/mailprobe/mailprobe_exporter/internal/testdns"
 )
 
 // fakeConfig scripts how a fakeDNS misbehaves.
@@ -33,65 +34,13 @@ type fakeDNS struct {
 // startDNS starts a fakeDNS serving records; it stops when the test ends.
 func startDNS(t *testing.T, cfg fakeConfig, records ...string) *fakeDNS {
 	t.Helper()
-	f := &fakeDNS{cfg: cfg, zone: map[string][]dns.RR{}}
-	for _, text := range records {
-		rr, err := dns.NewRR(text)
-		if err != nil {
-			t.Fatalf("bad test record %q: %v", text, err)
-		}
-		name := strings.ToLower(rr.Header().Name)
-		f.zone[name] = append(f.zone[name], rr)
+	zone, err := testdns.Zone(records...)
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	pc, l := listenPair(t, !cfg.noTCP)
-	f.addr = pc.LocalAddr().String()
-	serve(t, &dns.Server{PacketConn: pc, Handler: f})
-	if l != nil {
-		serve(t, &dns.Server{Listener: l, Handler: f})
-	}
+	f := &fakeDNS{cfg: cfg, zone: zone}
+	f.addr = testdns.Start(t, f, !cfg.noTCP).Addr
 	return f
-}
-
-// listenPair listens on a UDP port of 127.0.0.1 and, when withTCP is set,
-// on the same TCP port, trying other ports while that one is taken.
-func listenPair(t *testing.T, withTCP bool) (net.PacketConn, net.Listener) {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("listen udp: %v", err)
-		}
-		if !withTCP {
-			return pc, nil
-		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			return pc, l
-		}
-		_ = pc.Close()
-	}
-	t.Fatal("no port free on both UDP and TCP")
-	return nil, nil
-}
-
-// serve runs srv until the test ends, and waits for it to stop.
-func serve(t *testing.T, srv *dns.Server) {
-	t.Helper()
-	started := make(chan struct{})
-	done := make(chan error, 1)
-	srv.NotifyStartedFunc = func() { close(started) }
-	go func() { done <- srv.ActivateAndServe() }()
-	select {
-	case <-started:
-	case err := <-done:
-		t.Fatalf("start fake DNS server: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Shutdown(); err != nil {
-			t.Errorf("stop fake DNS server: %v", err)
-		}
-		<-done
-	})
 }
 
 // ServeDNS answers req from the zone, or lets the hook answer.
