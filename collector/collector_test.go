@@ -59,7 +59,9 @@ func fixture() *store.Store {
 					dialogue.StageConnect: 10 * time.Millisecond,
 					dialogue.StageRcpt:    20 * time.Millisecond,
 				},
-				TLS: &dialogue.TLSState{Version: "TLS 1.3", NotAfter: epoch.Add(48 * time.Hour), Trusted: true},
+				TLS: &dialogue.TLSState{
+					Version: "TLS 1.3", NotAfter: epoch.Add(48 * time.Hour), Trusted: true,
+				},
 			},
 		}},
 	})
@@ -68,7 +70,10 @@ func fixture() *store.Store {
 		Stage: "rcpt", Code: 550, Enhanced: "5.1.1", Text: "User unknown\x00 \"quoted\"",
 		Start: epoch, Duration: 7 * time.Second,
 		DNS: resolve.Answer{Status: resolve.StatusOK, Duration: time.Millisecond,
-			Hosts: []resolve.Host{{Name: "mx1.b.example", Preference: 10}, {Name: "mx2.b.example", Preference: 20}}},
+			Hosts: []resolve.Host{
+				{Name: "mx1.b.example", Preference: 10},
+				{Name: "mx2.b.example", Preference: 20},
+			}},
 		Legs: []probe.Leg{
 			{MX: "mx1.b.example", Preference: 10, IP: netip.MustParseAddr("2001:db8::1"),
 				Class:   probe.ConnectError,
